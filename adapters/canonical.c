@@ -1,0 +1,1 @@
+/* canonical.c: placeholder, being written. */

@@ -1,0 +1,1 @@
+/* canonical_json.c: placeholder, being written. */

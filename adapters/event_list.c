@@ -1,0 +1,1 @@
+/* event_list.c: placeholder, being written. */

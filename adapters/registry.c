@@ -1,0 +1,1 @@
+/* registry.c: placeholder, being written. */

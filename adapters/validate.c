@@ -1,0 +1,1 @@
+/* validate.c: placeholder, being written. */

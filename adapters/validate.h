@@ -1,0 +1,48 @@
+/* validate.h: the checks every event passes before the hub stores it, whatever adapter made it.
+ *
+ * Pure functions over a Benang__V1__Event: required fields, date formats,
+ * enum values, lengths, UTF-8 validity of every string (protobuf-c does not
+ * check it), and the agreement of `type` with the body. Errors name the field
+ * as a JSON-style path under the event ("occurred_at",
+ * "immunisation.vaccine.code"); the caller prefixes the event's own place
+ * ("$.events[2]." or "event 3: ").
+ */
+#ifndef BN_VALIDATE_H
+#define BN_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "benang/status.h"
+#include "benang/v1/event.pb-c.h"
+
+/* Longest string field accepted (bytes). */
+#define BN_VALIDATE_MAX_STRING 4096
+
+/* The body's type name ("immunisation", ...) or NULL when no body is set. */
+const char *bn_event_body_type(const Benang__V1__Event *ev);
+
+/* Check ev as it came from an adapter; fill ev->type from the body when it is
+ * empty (the only change made). Hub-owned fields (seq, event_id, agency,
+ * recorded_at, sector, supersedes_seq, subject.subject_key) are ignored: the
+ * hub overwrites them. Returns BN_OK or BN_INVALID_EVENT (err->where = field
+ * path, err->msg = what is wrong), BN_NOMEM. */
+bn_status_t bn_event_validate(Benang__V1__Event *ev, bn_error_t *err);
+
+/* RFC 3339 date-time with offset or Z, or a full date YYYY-MM-DD (allow_date). */
+bool bn_valid_timestamp(const char *s, bool allow_date);
+/* YYYY-MM-DD with a real calendar day. */
+bool bn_valid_date(const char *s);
+/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool bn_valid_utf8(const char *s, size_t len);
+
+/* Every string field of msg, recursively, is valid UTF-8 and at most
+ * BN_VALIDATE_MAX_STRING bytes; on failure err->where is the field path. */
+bn_status_t bn_message_check_strings(const ProtobufCMessage *msg, bn_error_t *err);
+
+/* Replace a protobuf-c string field's value by a malloc'ed copy of val,
+ * freeing the previous value unless it is the descriptor default.
+ * Returns BN_OK or BN_NOMEM. */
+bn_status_t bn_pb_set_string(char **field, const char *val);
+
+#endif

@@ -1,0 +1,1 @@
+/* publisher.c: placeholder, being written. */

@@ -1,0 +1,1 @@
+/* subscriber.c: placeholder, being written. */

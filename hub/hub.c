@@ -1,0 +1,1 @@
+/* hub.c: placeholder, being written. */

@@ -1,0 +1,1 @@
+/* pseudonym.c: placeholder, being written. */

@@ -1,0 +1,66 @@
+/* adapter.h: the interface every source-format adapter implements.
+ *
+ * An adapter is a pure function: the agency's payload bytes plus that
+ * agency's settings in, zero or more benang.v1.Event out, or an error that
+ * names the place in the input. Adapters touch no socket, no store, no global
+ * and do not log. The hub validates and completes what they produce (agency,
+ * seq, event_id, recorded_at, subject_key) afterwards.
+ *
+ * Ownership: events appended to a bn_event_list_t are heap messages in
+ * protobuf-c's own layout (every string, array and sub-message malloc'ed,
+ * empty strings pointing at the descriptor default), so the list frees them
+ * with protobuf_c_message_free_unpacked(msg, NULL).
+ */
+#ifndef BENANG_ADAPTER_H
+#define BENANG_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "benang/status.h"
+#include "benang/v1/event.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    Benang__V1__Event **items;
+    size_t len;
+    size_t cap;
+} bn_event_list_t;
+
+/* Take ownership of *ev (nulled on success). BN_NOMEM leaves *ev with the caller. */
+bn_status_t bn_event_list_push(bn_event_list_t *list, Benang__V1__Event **ev);
+/* Free every event and reset to empty; the list itself may be reused. NULL-safe. */
+void bn_event_list_clear(bn_event_list_t *list);
+
+/* What an adapter is told about the request. Borrowed for the call only. */
+typedef struct {
+    const char *agency;     /* the publishing agency id */
+    const char *sector;     /* that agency's sector */
+    const void *settings;   /* the agency's adapter settings (adapter-specific), or NULL */
+    size_t max_events;      /* refuse payloads that would yield more (0: no limit) */
+} bn_adapter_ctx_t;
+
+typedef struct {
+    const char *name; /* "canonical", "canonical-json", ... */
+    const char *summary;
+    /* Append the events of data[0..len) to out. On failure out may hold some
+     * events already: the caller clears it (a request is all-or-nothing).
+     * Returns BN_OK, BN_BAD_PAYLOAD (unreadable: err->where names the place),
+     * BN_INVALID_EVENT (readable but a field is wrong), BN_TOO_LARGE (more
+     * than ctx->max_events), BN_NOMEM. */
+    bn_status_t (*translate)(const bn_adapter_ctx_t *ctx, const uint8_t *data, size_t len,
+                             bn_event_list_t *out, bn_error_t *err);
+} bn_adapter_ops_t;
+
+/* The registry: the adapter called name, or NULL. The returned table is static. */
+const bn_adapter_ops_t *bn_adapter_find(const char *name);
+/* The i-th registered adapter, or NULL past the end (for --help listings). */
+const bn_adapter_ops_t *bn_adapter_at(size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

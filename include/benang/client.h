@@ -1,0 +1,130 @@
+/* client.h: libbenang, what an agency or coordinator program links to talk to a hub.
+ *
+ * Three objects, one per hub endpoint:
+ *   bn_publisher_t  ingest: publish payloads, blocking or pipelined (a window
+ *                   of requests in flight), with the hub's acks;
+ *   bn_query_t      query: fetch by seq range and topic prefix, hub status;
+ *   bn_subscriber_t feed: the live feed with prefix filters, optionally as a
+ *                   catch-up subscription that first fetches from a seq and
+ *                   then follows the feed with no gap and no repeat (a gap
+ *                   seen on the feed is filled from the query endpoint).
+ * None of them is thread-safe: use one per thread. Each owns its ZeroMQ
+ * context unless one is passed in bn_client_options_t.
+ *
+ * Events handed out are protobuf-c messages owned by the library and valid
+ * until the next call on the same object (or its destruction), unless the
+ * call says otherwise.
+ */
+#ifndef BENANG_CLIENT_H
+#define BENANG_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "benang/status.h"
+#include "benang/v1/event.pb-c.h"
+#include "benang/v1/protocol.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    void *zmq_context; /* share one ZeroMQ context, or NULL for a private one */
+    int timeout_ms;    /* blocking calls give BN_TIMEOUT after this; default 10000; -1 forever */
+} bn_client_options_t;
+
+/* ---- publishing ------------------------------------------------------ */
+
+typedef struct bn_publisher bn_publisher_t;
+
+/* The hub's answer to one request. Owned by the library: valid until the next
+ * call on the publisher. */
+typedef struct {
+    uint64_t request_id;
+    bn_status_t status;               /* BN_OK, BN_DUPLICATE or the refusal */
+    const Benang__V1__PublishReply *reply; /* the decoded reply: events, error, error_path */
+} bn_publish_result_t;
+
+/* Connect a DEALER to endpoint ("tcp://127.0.0.1:7701"). opts may be NULL.
+ * Returns BN_OK, BN_ZMQ (bad endpoint: err->native = zmq_errno()), BN_NOMEM. */
+bn_status_t bn_publisher_new(bn_publisher_t **out, const char *endpoint,
+                             const bn_client_options_t *opts, bn_error_t *err);
+void bn_publisher_destroy(bn_publisher_t **self_p);
+
+/* Publish and wait for the ack. On return BN_OK/BN_DUPLICATE (or a refusal
+ * status from the hub) res describes the hub's reply; BN_TIMEOUT, BN_ZMQ and
+ * BN_PROTOCOL are local failures (the request may or may not have been
+ * stored: publish the same payload again, the hub deduplicates).
+ * adapter may be NULL (the agency's default). */
+bn_status_t bn_publisher_publish(bn_publisher_t *p, const char *agency, const char *adapter,
+                                 const void *payload, size_t len, bn_publish_result_t *res,
+                                 bn_error_t *err);
+
+/* Pipelined: send without waiting. *request_id (may be NULL) receives the id
+ * the reply will carry. Never blocks for the hub's answer; call
+ * bn_publisher_recv() to collect replies. Returns BN_OK, BN_ZMQ, BN_NOMEM. */
+bn_status_t bn_publisher_send(bn_publisher_t *p, const char *agency, const char *adapter,
+                              const void *payload, size_t len, uint64_t *request_id,
+                              bn_error_t *err);
+/* Wait up to timeout_ms (-1 forever, 0 poll) for the next reply. BN_TIMEOUT
+ * when none came; otherwise as bn_publisher_publish(). */
+bn_status_t bn_publisher_recv(bn_publisher_t *p, int timeout_ms, bn_publish_result_t *res,
+                              bn_error_t *err);
+/* Requests sent and not yet answered. */
+size_t bn_publisher_in_flight(const bn_publisher_t *p);
+
+/* ---- query ----------------------------------------------------------- */
+
+typedef struct bn_query bn_query_t;
+
+bn_status_t bn_query_new(bn_query_t **out, const char *endpoint, const bn_client_options_t *opts,
+                         bn_error_t *err);
+void bn_query_destroy(bn_query_t **self_p);
+
+/* Fetch events with from_seq <= seq <= to_seq (0: head), at most max_events
+ * (0: hub default), whose topic starts with one of prefixes (n_prefixes 0:
+ * all). On BN_OK *reply is the decoded FetchReply, owned by the library until
+ * the next call on q. Returns BN_OK, BN_TIMEOUT, BN_ZMQ, BN_PROTOCOL, or the
+ * hub's refusal status. */
+bn_status_t bn_query_fetch(bn_query_t *q, uint64_t from_seq, uint64_t to_seq, uint32_t max_events,
+                           const char *const *prefixes, size_t n_prefixes,
+                           const Benang__V1__FetchReply **reply, bn_error_t *err);
+
+/* Hub status; *reply owned by the library until the next call on q. */
+bn_status_t bn_query_status(bn_query_t *q, const Benang__V1__StatusReply **reply, bn_error_t *err);
+
+/* ---- subscribing ----------------------------------------------------- */
+
+typedef struct bn_subscriber bn_subscriber_t;
+
+/* Subscribe to feed_endpoint with topic prefixes (n 0: everything).
+ * When query_endpoint is not NULL the subscription is a catch-up one: events
+ * from from_seq on (0 or 1: the beginning of the log) come first, from the
+ * query endpoint, then the live feed follows with no gap and no repeat; a
+ * seq gap on the feed (a slow subscriber dropped messages) is filled from the
+ * query endpoint. Without a query endpoint it is a plain live subscription
+ * (from_seq ignored) and gaps are not filled. */
+bn_status_t bn_subscriber_new(bn_subscriber_t **out, const char *feed_endpoint,
+                              const char *query_endpoint, const char *const *prefixes,
+                              size_t n_prefixes, uint64_t from_seq,
+                              const bn_client_options_t *opts, bn_error_t *err);
+void bn_subscriber_destroy(bn_subscriber_t **self_p);
+
+/* The next event, waiting up to timeout_ms (-1 forever). *ev is owned by the
+ * subscriber until the next call. *topic (may be NULL) receives its topic,
+ * same lifetime. Returns BN_OK, BN_TIMEOUT, BN_ZMQ, BN_PROTOCOL. */
+bn_status_t bn_subscriber_next(bn_subscriber_t *s, int timeout_ms, const Benang__V1__Event **ev,
+                               const char **topic, bn_error_t *err);
+
+/* Last seq handed out (catch-up subscriptions), 0 before the first. */
+uint64_t bn_subscriber_last_seq(const bn_subscriber_t *s);
+
+/* "<type>.<sector>.<agency>" of ev into buf; returns buf. */
+const char *bn_event_topic(const Benang__V1__Event *ev, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
