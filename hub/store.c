@@ -1,1 +1,443 @@
-/* store.c: placeholder, being written. */
+/* store.c: the LMDB environment behind the hub (see store.h for the layout).
+ *
+ * Reads and map growth are separated by a rwlock: readers hold it shared for
+ * the life of their read transaction, bn_store_grow() holds it exclusive while
+ * it calls mdb_env_set_mapsize(), which LMDB allows only when no transaction
+ * of this process is active. The writer never holds it: it aborts its txn
+ * before growing. The head seq is published to readers with an atomic store
+ * after each commit.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_MAP_BYTES (1ULL << 40) /* 1 TiB: growth stops here */
+#define MAX_SCAN 200000            /* events looked at per fetch, filtered or not */
+
+struct bn_store {
+    MDB_env *env;
+    MDB_dbi events, idem, counts, meta;
+    uint64_t map_size;
+    _Atomic uint64_t head;
+    pthread_rwlock_t grow_lock;
+    bool lock_ready;
+};
+
+struct bn_store_txn {
+    bn_store_t *store;
+    MDB_txn *txn;
+    uint64_t head; /* head as of this txn, including its own appends */
+};
+
+static bn_status_t mdb_fail(bn_error_t *err, int rc, const char *what)
+{
+    bn_status_t st = (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) ? BN_STORE_FULL : BN_STORE;
+    return bn_error_set(err, st, rc, "store", "%s: %s", what, mdb_strerror(rc));
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static bn_status_t open_dbs(bn_store_t *s, bn_error_t *err)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return mdb_fail(err, rc, "begin");
+    if ((rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events)) ||
+        (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &s->idem)) ||
+        (rc = mdb_dbi_open(txn, "counts", MDB_CREATE, &s->counts)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) {
+        mdb_txn_abort(txn);
+        return mdb_fail(err, rc, "open databases");
+    }
+    MDB_val k = {6, "schema"}, v = {9, "benang.v1"};
+    rc = mdb_put(txn, s->meta, &k, &v, 0);
+    MDB_cursor *cur = NULL;
+    if (!rc)
+        rc = mdb_cursor_open(txn, s->events, &cur);
+    if (!rc) {
+        MDB_val ck, cv;
+        int r2 = mdb_cursor_get(cur, &ck, &cv, MDB_LAST);
+        if (r2 == 0 && ck.mv_size == 8)
+            atomic_store(&s->head, get_be64(ck.mv_data));
+        else if (r2 != MDB_NOTFOUND)
+            rc = r2;
+        mdb_cursor_close(cur);
+    }
+    if (!rc)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    return rc ? mdb_fail(err, rc, "initialise") : BN_OK;
+}
+
+bn_status_t bn_store_open(bn_store_t **out, const bn_store_options_t *opt, bn_error_t *err)
+{
+    *out = NULL;
+    if (mkdir(opt->dir, 0700) != 0 && errno != EEXIST)
+        return bn_error_set(err, BN_IO, errno, opt->dir, "cannot create data directory: %s",
+                            strerror(errno));
+    bn_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory opening the store");
+    bn_status_t st = BN_OK;
+    if (pthread_rwlock_init(&s->grow_lock, NULL) != 0) {
+        st = bn_error_set(err, BN_STORE, errno, "store", "cannot create lock");
+        goto fail;
+    }
+    s->lock_ready = true;
+    s->map_size = opt->map_size ? opt->map_size : (1ULL << 30);
+    int rc = mdb_env_create(&s->env);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(s->env, 8);
+    if (!rc)
+        rc = mdb_env_set_maxreaders(s->env, 126);
+    if (!rc)
+        rc = mdb_env_set_mapsize(s->env, s->map_size);
+    if (rc) {
+        st = mdb_fail(err, rc, "create environment");
+        goto fail;
+    }
+    rc = mdb_env_open(s->env, opt->dir, MDB_NOTLS | (opt->nosync ? MDB_NOSYNC : 0), 0600);
+    if (rc) {
+        st = bn_error_set(err, rc == EACCES || rc == ENOENT ? BN_IO : BN_STORE, rc, opt->dir,
+                          "cannot open LMDB environment: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    MDB_envinfo info;
+    if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size)
+        s->map_size = info.me_mapsize; /* an earlier run grew it */
+    int dead = 0;
+    mdb_reader_check(s->env, &dead);
+    if ((st = open_dbs(s, err)) != BN_OK)
+        goto fail;
+    *out = s;
+    return BN_OK;
+fail:
+    bn_store_destroy(&s);
+    return st;
+}
+
+void bn_store_destroy(bn_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    bn_store_t *s = *self_p;
+    if (s->env)
+        mdb_env_close(s->env);
+    if (s->lock_ready)
+        pthread_rwlock_destroy(&s->grow_lock);
+    free(s);
+    *self_p = NULL;
+}
+
+uint64_t bn_store_head(const bn_store_t *s)
+{
+    return atomic_load(&((bn_store_t *)s)->head);
+}
+
+bn_status_t bn_store_begin(bn_store_t *s, bn_store_txn_t **out, bn_error_t *err)
+{
+    *out = NULL;
+    bn_store_txn_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
+    if (rc) {
+        free(t);
+        return mdb_fail(err, rc, "begin write");
+    }
+    t->store = s;
+    t->head = atomic_load(&s->head);
+    *out = t;
+    return BN_OK;
+}
+
+/* "agency\0type\0source_id" into buf; returns its length or 0 when too long. */
+static size_t idem_key(char *buf, size_t cap, const char *agency, const char *type,
+                       const char *source_id)
+{
+    size_t a = strlen(agency), b = strlen(type), c = strlen(source_id);
+    if (a + b + c + 2 > cap || a + b + c + 2 > 511) /* LMDB's default max key size */
+        return 0;
+    memcpy(buf, agency, a);
+    buf[a] = '\0';
+    memcpy(buf + a + 1, type, b);
+    buf[a + 1 + b] = '\0';
+    memcpy(buf + a + b + 2, source_id, c);
+    return a + b + c + 2;
+}
+
+bn_status_t bn_store_idem_get(bn_store_txn_t *t, const char *agency, const char *type,
+                              const char *source_id, uint64_t *seq,
+                              uint8_t hash[BN_STORE_HASH_LEN], bn_error_t *err)
+{
+    char kb[512];
+    size_t kl = idem_key(kb, sizeof kb, agency, type, source_id);
+    if (!kl)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, "source_id",
+                            "agency, type and source_id together exceed 509 bytes");
+    MDB_val k = {kl, kb}, v;
+    int rc = mdb_get(t->txn, t->store->idem, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return BN_NOT_FOUND;
+    if (rc)
+        return mdb_fail(err, rc, "idempotency lookup");
+    if (v.mv_size != 8 + BN_STORE_HASH_LEN)
+        return bn_error_set(err, BN_STORE, 0, "store", "corrupt idempotency record");
+    *seq = get_be64(v.mv_data);
+    memcpy(hash, (const uint8_t *)v.mv_data + 8, BN_STORE_HASH_LEN);
+    return BN_OK;
+}
+
+bn_status_t bn_store_idem_put(bn_store_txn_t *t, const char *agency, const char *type,
+                              const char *source_id, uint64_t seq,
+                              const uint8_t hash[BN_STORE_HASH_LEN], bn_error_t *err)
+{
+    char kb[512];
+    uint8_t vb[8 + BN_STORE_HASH_LEN];
+    size_t kl = idem_key(kb, sizeof kb, agency, type, source_id);
+    if (!kl)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, "source_id",
+                            "agency, type and source_id together exceed 509 bytes");
+    put_be64(vb, seq);
+    memcpy(vb + 8, hash, BN_STORE_HASH_LEN);
+    MDB_val k = {kl, kb}, v = {sizeof vb, vb};
+    int rc = mdb_put(t->txn, t->store->idem, &k, &v, 0);
+    return rc ? mdb_fail(err, rc, "idempotency put") : BN_OK;
+}
+
+bn_status_t bn_store_append(bn_store_txn_t *t, uint64_t seq, const char *topic,
+                            const uint8_t *ev, size_t len, bn_error_t *err)
+{
+    if (seq != t->head + 1)
+        return bn_error_set(err, BN_INTERNAL, 0, "store", "append of seq %llu after head %llu",
+                            (unsigned long long)seq, (unsigned long long)t->head);
+    size_t tl = strlen(topic);
+    if (tl > 0xffff)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, "type", "topic too long");
+    uint8_t kb[8];
+    put_be64(kb, seq);
+    MDB_val k = {8, kb}, v = {2 + tl + len, NULL};
+    int rc = mdb_put(t->txn, t->store->events, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc)
+        return mdb_fail(err, rc, "append event");
+    uint8_t *p = v.mv_data;
+    p[0] = (uint8_t)(tl >> 8);
+    p[1] = (uint8_t)(tl & 0xff);
+    memcpy(p + 2, topic, tl);
+    memcpy(p + 2 + tl, ev, len);
+    t->head = seq;
+    return BN_OK;
+}
+
+bn_status_t bn_store_count_add(bn_store_txn_t *t, const char *key, uint64_t delta,
+                               bn_error_t *err)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    uint64_t n = 0;
+    int rc = mdb_get(t->txn, t->store->counts, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof n)
+        memcpy(&n, v.mv_data, sizeof n);
+    else if (rc && rc != MDB_NOTFOUND)
+        return mdb_fail(err, rc, "count lookup");
+    n += delta;
+    v.mv_size = sizeof n;
+    v.mv_data = &n;
+    rc = mdb_put(t->txn, t->store->counts, &k, &v, 0);
+    return rc ? mdb_fail(err, rc, "count put") : BN_OK;
+}
+
+bn_status_t bn_store_commit(bn_store_txn_t **tp, bn_error_t *err)
+{
+    bn_store_txn_t *t = *tp;
+    *tp = NULL;
+    int rc = mdb_txn_commit(t->txn);
+    if (rc == 0)
+        atomic_store(&t->store->head, t->head);
+    free(t);
+    return rc ? mdb_fail(err, rc, "commit") : BN_OK;
+}
+
+void bn_store_abort(bn_store_txn_t **tp)
+{
+    if (!tp || !*tp)
+        return;
+    mdb_txn_abort((*tp)->txn);
+    free(*tp);
+    *tp = NULL;
+}
+
+bn_status_t bn_store_grow(bn_store_t *s, bn_error_t *err)
+{
+    if (s->map_size >= MAX_MAP_BYTES)
+        return bn_error_set(err, BN_STORE_FULL, MDB_MAP_FULL, "store",
+                            "LMDB map is at its %llu-byte limit",
+                            (unsigned long long)MAX_MAP_BYTES);
+    pthread_rwlock_wrlock(&s->grow_lock);
+    uint64_t want = s->map_size * 2;
+    int rc = mdb_env_set_mapsize(s->env, want);
+    if (rc == 0)
+        s->map_size = want;
+    pthread_rwlock_unlock(&s->grow_lock);
+    return rc ? mdb_fail(err, rc, "grow map") : BN_OK;
+}
+
+bn_status_t bn_store_sync(bn_store_t *s, bn_error_t *err)
+{
+    int rc = mdb_env_sync(s->env, 1);
+    return rc ? mdb_fail(err, rc, "sync") : BN_OK;
+}
+
+static bool topic_matches(const char *topic, size_t tl, const char *const *prefixes, size_t n)
+{
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (pl <= tl && memcmp(topic, prefixes[i], pl) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bn_status_t read_begin(bn_store_t *s, MDB_txn **txn, bn_error_t *err)
+{
+    pthread_rwlock_rdlock(&s->grow_lock);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc) {
+        pthread_rwlock_unlock(&s->grow_lock);
+        return mdb_fail(err, rc, "begin read");
+    }
+    return BN_OK;
+}
+
+static void read_end(bn_store_t *s, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->grow_lock);
+}
+
+bn_status_t bn_store_fetch(bn_store_t *s, uint64_t from_seq, uint64_t to_seq,
+                           uint32_t max_events, size_t max_bytes, const char *const *prefixes,
+                           size_t n_prefixes, bn_store_visit_fn visit, void *ctx,
+                           uint64_t *next_seq, uint64_t *head, bn_error_t *err)
+{
+    MDB_txn *txn = NULL;
+    bn_status_t st = read_begin(s, &txn, err);
+    if (st != BN_OK)
+        return st;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, s->events, &cur);
+    uint64_t last = 0, next = from_seq ? from_seq : 1;
+    MDB_val k, v;
+    if (!rc && (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) == 0)
+        last = get_be64(k.mv_data);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    uint8_t kb[8];
+    put_be64(kb, next);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    uint32_t n = 0, scanned = 0;
+    size_t bytes = 0;
+    int op = MDB_SET_RANGE;
+    while (!rc && last >= next && (to_seq == 0 || next <= to_seq)) {
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        op = MDB_NEXT;
+        if (rc)
+            break;
+        uint64_t seq = get_be64(k.mv_data);
+        if (to_seq && seq > to_seq)
+            break;
+        const uint8_t *p = v.mv_data;
+        size_t tl = v.mv_size >= 2 ? ((size_t)p[0] << 8 | p[1]) : 0;
+        if (v.mv_size < 2 + tl) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        next = seq + 1;
+        scanned++;
+        if (topic_matches((const char *)p + 2, tl, prefixes, n_prefixes)) {
+            n++;
+            bytes += v.mv_size - 2 - tl;
+            if (!visit(ctx, seq, (const char *)p + 2, tl, p + 2 + tl, v.mv_size - 2 - tl))
+                break;
+        }
+        if ((max_events && n >= max_events) || (max_bytes && bytes >= max_bytes) ||
+            scanned >= MAX_SCAN)
+            break;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (cur)
+        mdb_cursor_close(cur);
+    read_end(s, txn);
+    if (rc)
+        return mdb_fail(err, rc, "fetch");
+    *next_seq = next;
+    *head = last;
+    return BN_OK;
+}
+
+bn_status_t bn_store_stats(bn_store_t *s, bn_store_count_fn visit, void *ctx, uint64_t *head,
+                           uint64_t *events, uint64_t *used_bytes, uint64_t *map_bytes,
+                           bn_error_t *err)
+{
+    MDB_txn *txn = NULL;
+    bn_status_t st = read_begin(s, &txn, err);
+    if (st != BN_OK)
+        return st;
+    MDB_stat ms;
+    MDB_envinfo info;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_stat(txn, s->events, &ms);
+    if (!rc)
+        *events = ms.ms_entries;
+    if (!rc)
+        rc = mdb_env_info(s->env, &info);
+    if (!rc) {
+        *used_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+        *map_bytes = info.me_mapsize;
+    }
+    MDB_val k, v;
+    if (!rc && (rc = mdb_cursor_open(txn, s->events, &cur)) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        *head = rc == 0 ? get_be64(k.mv_data) : 0;
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        mdb_cursor_close(cur);
+        cur = NULL;
+    }
+    if (!rc && (rc = mdb_cursor_open(txn, s->counts, &cur)) == 0) {
+        for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+            uint64_t n = 0;
+            if (v.mv_size == sizeof n)
+                memcpy(&n, v.mv_data, sizeof n);
+            visit(ctx, k.mv_data, k.mv_size, n);
+        }
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        mdb_cursor_close(cur);
+    }
+    read_end(s, txn);
+    return rc ? mdb_fail(err, rc, "stats") : BN_OK;
+}

@@ -1,1 +1,271 @@
-/* writer.c: placeholder, being written. */
+/* writer.c: the writer thread (see writer.h).
+ *
+ * A failed batch stores nothing: on MDB_MAP_FULL the transaction is aborted,
+ * the map doubled and the whole batch written again from scratch (results
+ * reset), so a request is never half stored. Any other store failure answers
+ * every request of the batch with BN_UNAVAILABLE (retry) or BN_INTERNAL.
+ */
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "validate.h"
+
+#define MAX_COUNT_KEYS 64
+
+struct bn_writer {
+    void *pipe;
+    bn_store_t *store;
+    const bn_config_t *cfg;
+    pthread_t thread;
+    bool started;
+    struct {
+        char key[160];
+        uint64_t n;
+    } counts[MAX_COUNT_KEYS];
+    size_t n_counts;
+    bool dirty;
+    uint64_t last_sync_ms;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void count(bn_writer_t *w, const char *kind, const char *name)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s:%s", kind, name);
+    for (size_t i = 0; i < w->n_counts; i++)
+        if (strcmp(w->counts[i].key, key) == 0) {
+            w->counts[i].n++;
+            return;
+        }
+    if (w->n_counts < MAX_COUNT_KEYS) {
+        memcpy(w->counts[w->n_counts].key, key, sizeof key);
+        w->counts[w->n_counts++].n = 1;
+    }
+}
+
+static bn_status_t flush_counts(bn_writer_t *w, bn_store_txn_t *t, bn_error_t *err)
+{
+    for (size_t i = 0; i < w->n_counts; i++) {
+        bn_status_t st = bn_store_count_add(t, w->counts[i].key, w->counts[i].n, err);
+        if (st != BN_OK)
+            return st;
+    }
+    return BN_OK;
+}
+
+/* Store one new event version at the next seq. */
+static bn_status_t store_event(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
+                               Benang__V1__Event *ev, bn_event_result_t *res, bn_error_t *err)
+{
+    char id[37];
+    bn_event_id_for(w->cfg->hub_id, seq, id);
+    ev->seq = seq;
+    ev->supersedes_seq = res->supersedes_seq;
+    if (bn_pb_set_string(&ev->event_id, id) != BN_OK)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    size_t len = benang__v1__event__get_packed_size(ev);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    benang__v1__event__pack(ev, buf);
+    res->packed = buf;
+    res->packed_len = len;
+    res->seq = seq;
+    bn_status_t st = bn_store_append(t, seq, res->topic, buf, len, err);
+    if (st == BN_OK)
+        st = bn_store_idem_put(t, ev->agency, ev->type, ev->source_id, seq, res->hash, err);
+    if (st == BN_OK) {
+        count(w, "type", ev->type);
+        count(w, "agency", ev->agency);
+    }
+    return st;
+}
+
+static bn_status_t write_request(bn_writer_t *w, bn_store_txn_t *t, bn_req_t *r, uint64_t *head,
+                                 bn_error_t *err)
+{
+    size_t dups = 0;
+    for (size_t i = 0; i < r->events.len; i++) {
+        Benang__V1__Event *ev = r->events.items[i];
+        bn_event_result_t *res = &r->results[i];
+        uint64_t old = 0;
+        uint8_t old_hash[BN_STORE_HASH_LEN];
+        bn_status_t st =
+            bn_store_idem_get(t, ev->agency, ev->type, ev->source_id, &old, old_hash, err);
+        if (st == BN_OK && memcmp(old_hash, res->hash, BN_STORE_HASH_LEN) == 0) {
+            res->seq = old;
+            res->duplicate = true;
+            dups++;
+            continue;
+        }
+        if (st != BN_OK && st != BN_NOT_FOUND)
+            return st;
+        res->supersedes_seq = st == BN_OK ? old : 0;
+        if ((st = store_event(w, t, *head + 1, ev, res, err)) != BN_OK)
+            return st;
+        (*head)++;
+    }
+    r->status = dups == r->events.len ? BN_DUPLICATE : BN_OK;
+    return BN_OK;
+}
+
+static void reset_results(bn_batch_t *b)
+{
+    for (size_t i = 0; i < b->len; i++)
+        for (size_t j = 0; j < b->reqs[i]->events.len; j++) {
+            bn_event_result_t *res = &b->reqs[i]->results[j];
+            free(res->packed);
+            res->packed = NULL;
+            res->packed_len = 0;
+            res->seq = res->supersedes_seq = 0;
+            res->duplicate = false;
+        }
+}
+
+static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
+{
+    bn_store_txn_t *t = NULL;
+    bn_status_t st = bn_store_begin(w->store, &t, err);
+    if (st != BN_OK)
+        return st;
+    uint64_t head = bn_store_head(w->store);
+    w->n_counts = 0;
+    for (size_t i = 0; i < b->len && st == BN_OK; i++)
+        st = write_request(w, t, b->reqs[i], &head, err);
+    if (st == BN_OK)
+        st = flush_counts(w, t, err);
+    if (st != BN_OK) {
+        bn_store_abort(&t);
+        return st;
+    }
+    return bn_store_commit(&t, err);
+}
+
+static void write_batch(bn_writer_t *w, bn_batch_t *b)
+{
+    bn_error_t err;
+    bn_error_clear(&err);
+    bn_status_t st = BN_OK;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        st = try_batch(w, b, &err);
+        if (st != BN_STORE_FULL)
+            break;
+        reset_results(b);
+        bn_error_t gerr;
+        if (bn_store_grow(w->store, &gerr) != BN_OK) {
+            err = gerr;
+            break;
+        }
+        bn_log(BN_LOG_INFO, "store_grown", "attempt=%d", attempt + 1);
+    }
+    if (st == BN_OK) {
+        w->dirty = true;
+        return;
+    }
+    reset_results(b);
+    bn_status_t reply = st == BN_STORE_FULL ? BN_UNAVAILABLE : BN_INTERNAL;
+    char q[400];
+    bn_log(BN_LOG_ERROR, "batch_failed", "status=%s requests=%zu events=%zu error=%s",
+           bn_status_name(st), b->len, b->n_events, bn_log_quote(err.msg, q, sizeof q));
+    for (size_t i = 0; i < b->len; i++)
+        bn_error_set(&b->reqs[i]->err, b->reqs[i]->status = reply, err.native, "store",
+                     "nothing was stored: %s; retry later", err.msg);
+}
+
+static void maybe_sync(bn_writer_t *w, bool force)
+{
+    if (w->cfg->durability != BN_DURABILITY_BUFFERED || !w->dirty)
+        return;
+    uint64_t now = now_ms();
+    if (!force && now - w->last_sync_ms < w->cfg->sync_interval_ms)
+        return;
+    bn_error_t err;
+    if (bn_store_sync(w->store, &err) != BN_OK)
+        bn_log(BN_LOG_ERROR, "sync_failed", "native=%d", err.native);
+    w->dirty = false;
+    w->last_sync_ms = now;
+}
+
+static void *run(void *arg)
+{
+    bn_writer_t *w = arg;
+    w->last_sync_ms = now_ms();
+    for (;;) {
+        zmq_pollitem_t it = {w->pipe, 0, ZMQ_POLLIN, 0};
+        int timeout = w->cfg->durability == BN_DURABILITY_BUFFERED ? (int)w->cfg->sync_interval_ms : -1;
+        int rc = zmq_poll(&it, 1, timeout);
+        if (rc < 0 && zmq_errno() == EINTR)
+            continue;
+        if (rc < 0)
+            break;
+        if (rc == 0) {
+            maybe_sync(w, true);
+            continue;
+        }
+        bn_batch_t *b = NULL;
+        if (zmq_recv(w->pipe, &b, sizeof b, 0) != (int)sizeof b)
+            continue;
+        if (!b)
+            break;
+        write_batch(w, b);
+        maybe_sync(w, false);
+        while (zmq_send(w->pipe, &b, sizeof b, 0) < 0 && zmq_errno() == EINTR) {
+        }
+    }
+    maybe_sync(w, true);
+    return NULL;
+}
+
+bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint,
+                            bn_store_t *store, const bn_config_t *cfg, bn_error_t *err)
+{
+    *out = NULL;
+    bn_writer_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    w->store = store;
+    w->cfg = cfg;
+    w->pipe = zmq_socket(zctx, ZMQ_PAIR);
+    if (!w->pipe || zmq_connect(w->pipe, pipe_endpoint) != 0) {
+        bn_error_set(err, BN_ZMQ, zmq_errno(), pipe_endpoint, "writer pipe: %s",
+                     zmq_strerror(zmq_errno()));
+        bn_writer_join(&w);
+        return BN_ZMQ;
+    }
+    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        bn_writer_join(&w);
+        return bn_error_set(err, BN_INTERNAL, 0, NULL, "cannot start the writer thread");
+    }
+    w->started = true;
+    *out = w;
+    return BN_OK;
+}
+
+void bn_writer_join(bn_writer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    bn_writer_t *w = *self_p;
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    if (w->pipe) {
+        int linger = 0;
+        zmq_setsockopt(w->pipe, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(w->pipe);
+    }
+    free(w);
+    *self_p = NULL;
+}

@@ -1,0 +1,158 @@
+/* ingest.c: see ingest.h. */
+#include "ingest.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "benang/v1/protocol.pb-c.h"
+#include "validate.h"
+
+/* s shown safely in an error message: printable ASCII only, truncated. */
+static const char *shown(const char *s, char *buf, size_t size)
+{
+    size_t o = 0;
+    for (; s && *s && o + 4 < size; s++)
+        buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    if (s && *s)
+        buf[o++] = '.', buf[o++] = '.', buf[o++] = '.';
+    buf[o] = '\0';
+    return buf;
+}
+
+static void now_rfc3339(char out[64])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000) % 1000000);
+}
+
+static bn_status_t resolve(const bn_config_t *cfg, const Benang__V1__PublishRequest *pr,
+                           const bn_agency_conf_t **agency, const bn_adapter_ops_t **ops,
+                           bn_error_t *err)
+{
+    char a[80], b[80];
+    *agency = bn_config_agency(cfg, pr->agency);
+    if (!*agency)
+        return bn_error_set(err, BN_UNKNOWN_AGENCY, 0, "agency",
+                            "agency \"%s\" is not configured on this hub",
+                            shown(pr->agency, a, sizeof a));
+    const char *name = pr->adapter && *pr->adapter ? pr->adapter : (*agency)->adapters[0];
+    *ops = bn_adapter_find(name);
+    if (!*ops)
+        return bn_error_set(err, BN_UNKNOWN_ADAPTER, 0, "adapter", "no adapter named \"%s\"",
+                            shown(name, a, sizeof a));
+    if (!bn_agency_allows(*agency, name))
+        return bn_error_set(err, BN_UNKNOWN_ADAPTER, 0, "adapter",
+                            "adapter \"%s\" is not allowed for agency \"%s\"",
+                            shown(name, a, sizeof a), shown((*agency)->id, b, sizeof b));
+    if (pr->payload.len > cfg->max_payload_bytes)
+        return bn_error_set(err, BN_TOO_LARGE, 0, "payload",
+                            "payload is %zu bytes; hub.max_payload_bytes is %llu",
+                            pr->payload.len, (unsigned long long)cfg->max_payload_bytes);
+    return BN_OK;
+}
+
+/* Hub-owned fields except recorded_at; then topic and content hash. */
+static bn_status_t complete(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
+                            const bn_agency_conf_t *ag, Benang__V1__Event *ev,
+                            bn_event_result_t *res, bn_error_t *err)
+{
+    if (bn_pb_set_string(&ev->agency, ag->id) || bn_pb_set_string(&ev->sector, ag->sector) ||
+        bn_pb_set_string(&ev->event_id, "") || bn_pb_set_string(&ev->recorded_at, "") ||
+        (!*ev->area && bn_pb_set_string(&ev->area, ag->area ? ag->area : "")))
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    ev->seq = 0;
+    ev->supersedes_seq = 0;
+    if (strlen(ev->agency) + strlen(ev->type) + strlen(ev->source_id) + 2 > 511)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, "source_id",
+                            "source_id is too long (agency, type and source_id must fit 509 bytes)");
+    Benang__V1__Subject *sub = ev->subject;
+    if (sub) {
+        char key[BN_SUBJECT_KEY_HEX] = "";
+        if (*sub->nik) {
+            bn_status_t st = bn_pseudonym_nik(pseudo, sub->nik, key, err);
+            if (st != BN_OK)
+                return st;
+        }
+        if (bn_pb_set_string(&sub->subject_key, key) ||
+            (!cfg->store_nik && bn_pb_set_string(&sub->nik, "")))
+            return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    }
+    snprintf(res->topic, sizeof res->topic, "%s.%s.%s", ev->type, ev->sector, ev->agency);
+    size_t len = benang__v1__event__get_packed_size(ev);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    benang__v1__event__pack(ev, buf);
+    crypto_generichash(res->hash, BN_STORE_HASH_LEN, buf, len, NULL, 0);
+    free(buf);
+    return BN_OK;
+}
+
+static bn_status_t prepare_events(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
+                                  const bn_agency_conf_t *ag, bn_req_t *req)
+{
+    size_t n = req->events.len;
+    req->results = calloc(n, sizeof *req->results);
+    if (!req->results)
+        return bn_error_set(&req->err, BN_NOMEM, 0, NULL, "out of memory");
+    char stamp[64];
+    now_rfc3339(stamp);
+    for (size_t i = 0; i < n; i++) {
+        Benang__V1__Event *ev = req->events.items[i];
+        bn_status_t st = bn_event_validate(ev, &req->err);
+        if (st == BN_OK)
+            st = complete(cfg, pseudo, ag, ev, &req->results[i], &req->err);
+        if (st == BN_OK && bn_pb_set_string(&ev->recorded_at, stamp))
+            st = bn_error_set(&req->err, BN_NOMEM, 0, NULL, "out of memory");
+        if (st != BN_OK) {
+            if (n > 1) {
+                char pre[40];
+                snprintf(pre, sizeof pre, "events[%zu]%s", i, req->err.where[0] ? "." : "");
+                bn_error_prefix_where(&req->err, pre);
+            }
+            return st;
+        }
+    }
+    return BN_OK;
+}
+
+bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
+                              const uint8_t *body, size_t len, bn_req_t *req)
+{
+    bn_error_clear(&req->err);
+    Benang__V1__PublishRequest *pr = benang__v1__publish_request__unpack(NULL, len, body);
+    bn_status_t st;
+    if (!pr) {
+        st = bn_error_set(&req->err, BN_BAD_REQUEST, 0, "request",
+                          "body is not a serialized benang.v1.PublishRequest (%zu bytes)", len);
+        goto done;
+    }
+    req->request_id = pr->request_id;
+    const bn_agency_conf_t *ag = NULL;
+    const bn_adapter_ops_t *ops = NULL;
+    if ((st = resolve(cfg, pr, &ag, &ops, &req->err)) != BN_OK)
+        goto done;
+    req->agency = ag->id;
+    bn_adapter_ctx_t ctx = {.agency = ag->id, .sector = ag->sector, .settings = NULL,
+                            .max_events = cfg->max_events_per_request};
+    st = ops->translate(&ctx, pr->payload.data, pr->payload.len, &req->events, &req->err);
+    if (st == BN_OK && req->events.len == 0)
+        st = bn_error_set(&req->err, BN_BAD_PAYLOAD, 0, "payload", "payload holds no events");
+    if (st == BN_OK)
+        st = prepare_events(cfg, pseudo, ag, req);
+done:
+    if (st != BN_OK) {
+        bn_event_list_clear(&req->events);
+        req->err.status = st;
+    }
+    req->status = st;
+    benang__v1__publish_request__free_unpacked(pr, NULL);
+    return st;
+}

@@ -1,0 +1,113 @@
+/* pipeline.c: batches and requests of the ingest -> writer pipeline (see pipeline.h). */
+#include "pipeline.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bn_batch_t *bn_batch_new(void)
+{
+    return calloc(1, sizeof(bn_batch_t));
+}
+
+bn_status_t bn_batch_push(bn_batch_t *b, bn_req_t **req)
+{
+    if (b->len == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        bn_req_t **n = realloc(b->reqs, cap * sizeof *n);
+        if (!n)
+            return BN_NOMEM;
+        b->reqs = n;
+        b->cap = cap;
+    }
+    b->n_events += (*req)->events.len;
+    b->reqs[b->len++] = *req;
+    *req = NULL;
+    return BN_OK;
+}
+
+void bn_batch_destroy(bn_batch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    bn_batch_t *b = *self_p;
+    for (size_t i = 0; i < b->len; i++)
+        bn_req_destroy(&b->reqs[i]);
+    free(b->reqs);
+    free(b);
+    *self_p = NULL;
+}
+
+bn_req_t *bn_req_new(zmq_msg_t *identity, bool req_style)
+{
+    bn_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    zmq_msg_init(&r->identity);
+    zmq_msg_move(&r->identity, identity);
+    r->req_style = req_style;
+    r->status = BN_OK;
+    return r;
+}
+
+void bn_req_destroy(bn_req_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    bn_req_t *r = *self_p;
+    zmq_msg_close(&r->identity);
+    if (r->results)
+        for (size_t i = 0; i < r->events.len; i++)
+            free(r->results[i].packed);
+    free(r->results);
+    bn_event_list_clear(&r->events);
+    free(r->events.items);
+    free(r);
+    *self_p = NULL;
+}
+
+void bn_event_id_for(const char *hub_id, uint64_t seq, char out[37])
+{
+    unsigned char h[16];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)hub_id, strlen(hub_id) + 1);
+    unsigned char sb[8];
+    for (int i = 0; i < 8; i++)
+        sb[i] = (unsigned char)(seq >> (56 - 8 * i));
+    crypto_generichash_update(&st, sb, sizeof sb);
+    crypto_generichash_final(&st, h, sizeof h);
+    h[6] = (unsigned char)((h[6] & 0x0f) | 0x80); /* UUID version 8: custom */
+    h[8] = (unsigned char)((h[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0],
+             h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13],
+             h[14], h[15]);
+}
+
+int bn_recv_routed(void *sock, zmq_msg_t env[2], int *n_env, zmq_msg_t *body, int *n_body)
+{
+    int n = 0;
+    *n_env = 0;
+    *n_body = 0;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            return -1;
+        }
+        int more = zmq_msg_more(&part);
+        if (n == 0 || (n == 1 && zmq_msg_size(&part) == 0 && more)) {
+            zmq_msg_move(&env[(*n_env)++], &part);
+        } else {
+            zmq_msg_move(body, &part);
+            (*n_body)++;
+        }
+        zmq_msg_close(&part);
+        n++;
+        if (!more)
+            return 0;
+    }
+}

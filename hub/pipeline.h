@@ -1,0 +1,70 @@
+/* pipeline.h: the units of work passed between the hub's ingest and writer threads.
+ *
+ * The ingest thread turns each PublishRequest into a bn_req_t (translated,
+ * validated, completed events with their content hashes) and gathers them in
+ * a bn_batch_t. The writer thread takes a whole batch, assigns seqs and writes
+ * it in one LMDB transaction (group commit), fills in each request's results,
+ * and hands the batch back; the ingest thread then acks and publishes. A batch
+ * is owned by exactly one thread at a time: ownership moves with the pointer
+ * sent over the inproc pipe.
+ */
+#ifndef BN_PIPELINE_H
+#define BN_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "benang/adapter.h"
+#include "benang/status.h"
+#include "store.h"
+
+typedef struct {
+    uint64_t seq;
+    uint64_t supersedes_seq;
+    bool duplicate;
+    uint8_t hash[BN_STORE_HASH_LEN];
+    char topic[200];
+    uint8_t *packed; /* serialized Event as stored (new events only), malloc'ed */
+    size_t packed_len;
+} bn_event_result_t;
+
+typedef struct {
+    zmq_msg_t identity;   /* ROUTER routing id of the publisher */
+    bool req_style;       /* a REQ peer: reply with the empty delimiter frame */
+    uint64_t request_id;
+    const char *agency;   /* borrowed from the config */
+    bn_event_list_t events;
+    bn_event_result_t *results; /* events.len entries */
+    bn_status_t status;   /* set by ingest on refusal, by the writer otherwise */
+    bn_error_t err;
+} bn_req_t;
+
+typedef struct {
+    bn_req_t **reqs;
+    size_t len, cap;
+    size_t n_events;
+} bn_batch_t;
+
+bn_batch_t *bn_batch_new(void);
+/* Take ownership of *req (nulled). BN_OK or BN_NOMEM. */
+bn_status_t bn_batch_push(bn_batch_t *b, bn_req_t **req);
+void bn_batch_destroy(bn_batch_t **self_p);
+
+/* A new request for identity (moved in: the caller's msg is reinitialised). NULL on NOMEM. */
+bn_req_t *bn_req_new(zmq_msg_t *identity, bool req_style);
+void bn_req_destroy(bn_req_t **self_p);
+
+/* The event_id of seq under hub_id: a UUID-shaped string derived from both,
+ * so a duplicate's reply gives the original id without a read. */
+void bn_event_id_for(const char *hub_id, uint64_t seq, char out[37]);
+
+/* Receive one whole multipart message from a ROUTER: the routing envelope
+ * (the identity, plus the empty delimiter frame of a REQ peer) into env[0..2)
+ * (*n_env set), the last body frame into body, the number of body frames into
+ * *n_body (1 in a well-formed message). All msgs are initialised by the
+ * caller and closed by the caller. Returns 0, or -1 on a ZeroMQ error. */
+int bn_recv_routed(void *sock, zmq_msg_t env[2], int *n_env, zmq_msg_t *body, int *n_body);
+
+#endif

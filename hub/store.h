@@ -1,0 +1,95 @@
+/* store.h: the hub's durable log and indexes in one LMDB environment.
+ *
+ * Named databases (see docs/storage.md):
+ *   events   u64 big-endian seq -> [u16 topic length][topic][serialized Event]
+ *            appended with MDB_APPEND; the topic travels with the value so a
+ *            fetch can filter by prefix and copy bytes without decoding.
+ *   idem     "agency\0type\0source_id" -> [u64 seq][16-byte content hash]
+ *   counts   "type:<t>" / "agency:<a>" -> u64 (native endian)
+ *   meta     "schema" -> "benang.v1", "hub_id" -> ...
+ *
+ * One writer at a time (the hub's writer thread) uses a bn_store_txn_t; any
+ * thread may read through bn_store_fetch()/bn_store_stats(), each in its own
+ * short read transaction (MDB_NOTLS). The map grows by itself: when a put
+ * hits MDB_MAP_FULL the write transaction is aborted and the caller retries
+ * after bn_store_grow(), which waits for readers to leave (a rwlock) and
+ * doubles the map. A full disk is BN_STORE_FULL, retryable, never a crash.
+ */
+#ifndef BN_STORE_H
+#define BN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "benang/status.h"
+
+#define BN_STORE_HASH_LEN 16
+
+typedef struct bn_store bn_store_t;
+typedef struct bn_store_txn bn_store_txn_t;
+
+typedef struct {
+    const char *dir;       /* created (0700) when missing */
+    uint64_t map_size;     /* initial bytes; grows by doubling */
+    bool nosync;           /* MDB_NOSYNC: the caller calls bn_store_sync() */
+} bn_store_options_t;
+
+/* Open (create) the environment in opt->dir and clear stale readers.
+ * Returns BN_OK, BN_IO (directory), BN_STORE (LMDB: err->native = MDB code), BN_NOMEM. */
+bn_status_t bn_store_open(bn_store_t **out, const bn_store_options_t *opt, bn_error_t *err);
+/* Close; NULL-safe; nulls *self_p. No transaction may be open. */
+void bn_store_destroy(bn_store_t **self_p);
+
+/* Last committed seq (0 when empty). Thread-safe. */
+uint64_t bn_store_head(const bn_store_t *s);
+
+/* ---- writing: one writer thread ---- */
+bn_status_t bn_store_begin(bn_store_t *s, bn_store_txn_t **out, bn_error_t *err);
+/* Look up an idempotency key. BN_OK (found: *seq, hash filled), BN_NOT_FOUND, BN_STORE. */
+bn_status_t bn_store_idem_get(bn_store_txn_t *t, const char *agency, const char *type,
+                              const char *source_id, uint64_t *seq,
+                              uint8_t hash[BN_STORE_HASH_LEN], bn_error_t *err);
+bn_status_t bn_store_idem_put(bn_store_txn_t *t, const char *agency, const char *type,
+                              const char *source_id, uint64_t seq,
+                              const uint8_t hash[BN_STORE_HASH_LEN], bn_error_t *err);
+/* Append event bytes at seq (must be head + 1 within this txn).
+ * BN_OK, BN_STORE_FULL (map or disk full: abort, bn_store_grow, retry), BN_STORE. */
+bn_status_t bn_store_append(bn_store_txn_t *t, uint64_t seq, const char *topic,
+                            const uint8_t *ev, size_t len, bn_error_t *err);
+/* counts[key] += delta. */
+bn_status_t bn_store_count_add(bn_store_txn_t *t, const char *key, uint64_t delta,
+                               bn_error_t *err);
+/* Commit (fsync unless nosync) and free *t (nulled either way).
+ * On failure nothing of the txn is stored. */
+bn_status_t bn_store_commit(bn_store_txn_t **t, bn_error_t *err);
+/* Abort and free; NULL-safe. */
+void bn_store_abort(bn_store_txn_t **t);
+/* Double the map (no write txn may be open). BN_OK, BN_STORE_FULL (at the limit), BN_STORE. */
+bn_status_t bn_store_grow(bn_store_t *s, bn_error_t *err);
+/* Flush to disk (buffered mode). */
+bn_status_t bn_store_sync(bn_store_t *s, bn_error_t *err);
+
+/* ---- reading: any thread ---- */
+
+/* Called for each event; bytes are valid during the call only. Return false to stop. */
+typedef bool (*bn_store_visit_fn)(void *ctx, uint64_t seq, const char *topic, size_t topic_len,
+                                  const uint8_t *ev, size_t len);
+
+/* Visit events from_seq..to_seq (to_seq 0: head) whose topic starts with one
+ * of prefixes (n 0: all), at most max_events, stopping early once max_bytes
+ * of event bytes were visited (at least one event is always visited).
+ * *next_seq = the seq after the last one looked at (where to continue);
+ * *head = head seq in the same snapshot. */
+bn_status_t bn_store_fetch(bn_store_t *s, uint64_t from_seq, uint64_t to_seq,
+                           uint32_t max_events, size_t max_bytes, const char *const *prefixes,
+                           size_t n_prefixes, bn_store_visit_fn visit, void *ctx,
+                           uint64_t *next_seq, uint64_t *head, bn_error_t *err);
+
+typedef void (*bn_store_count_fn)(void *ctx, const char *key, size_t key_len, uint64_t count);
+/* Visit every counter, and report head, number of events, bytes in use and map size. */
+bn_status_t bn_store_stats(bn_store_t *s, bn_store_count_fn visit, void *ctx, uint64_t *head,
+                           uint64_t *events, uint64_t *used_bytes, uint64_t *map_bytes,
+                           bn_error_t *err);
+
+#endif
