@@ -209,6 +209,7 @@ static void do_status(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t
         sr.hub_id = q->cfg->hub_id;
         sr.uptime_s = (uint64_t)(time(NULL) - q->started_at);
         sr.version = BN_VERSION;
+        bn_store_commit_stats(q->store, &sr.commits, &sr.committed_events);
         Benang__V1__QueryReply rep = BENANG__V1__QUERY_REPLY__INIT;
         rep.request_id = rid;
         rep.status = bn_status_to_wire(BN_OK);

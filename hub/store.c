@@ -25,6 +25,7 @@ struct bn_store {
     MDB_dbi events, idem, counts, meta;
     uint64_t map_size;
     _Atomic uint64_t head;
+    _Atomic uint64_t commits, committed_events;
     pthread_rwlock_t grow_lock;
     bool lock_ready;
 };
@@ -273,8 +274,12 @@ bn_status_t bn_store_commit(bn_store_txn_t **tp, bn_error_t *err)
     bn_store_txn_t *t = *tp;
     *tp = NULL;
     int rc = mdb_txn_commit(t->txn);
-    if (rc == 0)
+    if (rc == 0) {
+        uint64_t before = atomic_load(&t->store->head);
         atomic_store(&t->store->head, t->head);
+        atomic_fetch_add(&t->store->commits, 1);
+        atomic_fetch_add(&t->store->committed_events, t->head - before);
+    }
     free(t);
     return rc ? mdb_fail(err, rc, "commit") : BN_OK;
 }
@@ -301,6 +306,13 @@ bn_status_t bn_store_grow(bn_store_t *s, bn_error_t *err)
         s->map_size = want;
     pthread_rwlock_unlock(&s->grow_lock);
     return rc ? mdb_fail(err, rc, "grow map") : BN_OK;
+}
+
+void bn_store_commit_stats(const bn_store_t *s, uint64_t *commits, uint64_t *events)
+{
+    bn_store_t *m = (bn_store_t *)s;
+    *commits = atomic_load(&m->commits);
+    *events = atomic_load(&m->committed_events);
 }
 
 bn_status_t bn_store_sync(bn_store_t *s, bn_error_t *err)

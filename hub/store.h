@@ -67,6 +67,8 @@ bn_status_t bn_store_commit(bn_store_txn_t **t, bn_error_t *err);
 void bn_store_abort(bn_store_txn_t **t);
 /* Double the map (no write txn may be open). BN_OK, BN_STORE_FULL (at the limit), BN_STORE. */
 bn_status_t bn_store_grow(bn_store_t *s, bn_error_t *err);
+/* Write transactions committed since open, and the events appended by them. Thread-safe. */
+void bn_store_commit_stats(const bn_store_t *s, uint64_t *commits, uint64_t *events);
 /* Flush to disk (buffered mode). */
 bn_status_t bn_store_sync(bn_store_t *s, bn_error_t *err);
 

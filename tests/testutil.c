@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "benang/client.h"
+#include "benang/v1/event.pb-c.h"
 
 int bn_test_passed;
 int bn_test_failed;
@@ -246,4 +247,43 @@ int bn_test_run(const char *cmdline, char **out)
     if (st == -1)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+uint8_t *bn_test_immunisation(const char *source_id, const char *nik, const char *cvx,
+                              unsigned dose, size_t pad, size_t *len)
+{
+    Benang__V1__Event ev = BENANG__V1__EVENT__INIT;
+    Benang__V1__Subject sub = BENANG__V1__SUBJECT__INIT;
+    Benang__V1__Immunisation imm = BENANG__V1__IMMUNISATION__INIT;
+    Benang__V1__Coding vac = BENANG__V1__CODING__INIT;
+    char facility[4096] = "Puskesmas Tanjung Barat ";
+    size_t fl = strlen(facility);
+    while (fl < pad && fl + 1 < sizeof facility)
+        facility[fl++] = 'x';
+    facility[fl] = '\0';
+    vac.system = "http://hl7.org/fhir/sid/cvx";
+    vac.code = (char *)cvx;
+    vac.display = "vaccine";
+    imm.vaccine = &vac;
+    imm.dose_number = dose;
+    imm.administered_on = "2026-11-02";
+    imm.facility = facility;
+    imm.status = BENANG__V1__IMMUNISATION_STATUS__IMMUNISATION_STATUS_COMPLETED;
+    sub.nik = nik ? (char *)nik : "";
+    sub.name = "Siti Aminah";
+    sub.birth_date = "2025-03-14";
+    sub.sex = BENANG__V1__SEX__SEX_FEMALE;
+    sub.village = "Tanjung Barat";
+    ev.source_id = (char *)source_id;
+    ev.occurred_at = "2026-11-02T09:30:00+07:00";
+    ev.subject = &sub;
+    ev.body_case = BENANG__V1__EVENT__BODY_IMMUNISATION;
+    ev.immunisation = &imm;
+    size_t n = benang__v1__event__get_packed_size(&ev);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return NULL;
+    benang__v1__event__pack(&ev, buf);
+    *len = n;
+    return buf;
 }

@@ -89,4 +89,10 @@ void bn_test_hub_dump_log(const bn_test_hub_t *h);
  * buffer (*out, may be NULL) and return the exit status (or -1). */
 int bn_test_run(const char *cmdline, char **out);
 
+/* A serialized canonical immunisation event (malloc'ed, *len its size):
+ * source_id, the child's NIK (may be NULL), CVX code and dose number, and a
+ * note of pad bytes in the facility field to reach a wanted size (0: none). */
+uint8_t *bn_test_immunisation(const char *source_id, const char *nik, const char *cvx,
+                              unsigned dose, size_t pad, size_t *len);
+
 #endif
