@@ -39,13 +39,21 @@ extern int bn_test_failed;
         }                                                                              \
     } while (0)
 
+/* Each argument is evaluated once. */
 #define CHECK_EQ_U64(a, b)                                                             \
-    CHECK_MSG((uint64_t)(a) == (uint64_t)(b), "%llu != %llu", (unsigned long long)(a), \
-              (unsigned long long)(b))
+    do {                                                                               \
+        uint64_t bn_a_ = (uint64_t)(a), bn_b_ = (uint64_t)(b);                         \
+        CHECK_MSG(bn_a_ == bn_b_, "%s == %s: %llu != %llu", #a, #b,                    \
+                  (unsigned long long)bn_a_, (unsigned long long)bn_b_);               \
+    } while (0)
 
 #define CHECK_STR(a, b)                                                                \
-    CHECK_MSG(strcmp((a) ? (a) : "(null)", (b)) == 0, "\"%s\" != \"%s\"",              \
-              (a) ? (a) : "(null)", (b))
+    do {                                                                               \
+        const char *bn_sa_ = (a), *bn_sb_ = (b);                                       \
+        if (!bn_sa_)                                                                   \
+            bn_sa_ = "(null)";                                                         \
+        CHECK_MSG(strcmp(bn_sa_, bn_sb_) == 0, "%s: \"%s\" != \"%s\"", #a, bn_sa_, bn_sb_); \
+    } while (0)
 
 /* Print "name: N passed, N failed" and return the process exit code. */
 int bn_test_finish(const char *name);

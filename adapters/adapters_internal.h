@@ -1,0 +1,16 @@
+/* adapters_internal.h: the adapter tables the registry lists, shared inside bn_adapters only.
+ *
+ * Each adapter file defines one const bn_adapter_ops_t and keeps everything
+ * else static; registry.c is the one place that names them all.
+ */
+#ifndef BN_ADAPTERS_INTERNAL_H
+#define BN_ADAPTERS_INTERNAL_H
+
+#include "benang/adapter.h"
+
+/* "canonical": one serialized benang.v1.Event (protobuf binary). */
+extern const bn_adapter_ops_t bn_adapter_canonical;
+/* "canonical-json": the proto3 JSON mapping of Event: one object, an array, or NDJSON. */
+extern const bn_adapter_ops_t bn_adapter_canonical_json;
+
+#endif
