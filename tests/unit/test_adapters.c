@@ -38,16 +38,16 @@ static void json_run(run_t *r, const char *text, size_t max_events)
 
 static void expect(run_t *r, bn_status_t st, const char *where, const char *msg)
 {
-    CHECK_MSG(r->st == st, "status %s, want %s (%s: %s)", bn_status_name(r->st),
-              bn_status_name(st), r->err.where, r->err.msg);
+    CHECK_MSG(r->st == st, "status %s, want %s (%s: %s)", bn_status_name(r->st), bn_status_name(st),
+              r->err.where, r->err.msg);
     CHECK_STR(r->err.where, where);
     if (msg)
         CHECK_MSG(strstr(r->err.msg, msg) != NULL, "msg \"%s\" lacks \"%s\"", r->err.msg, msg);
     bn_event_list_clear(&r->list);
 }
 
-#define GOOD(n)                                                                            \
-    "{\"sourceId\":\"J-" #n "\",\"occurredAt\":\"2026-11-01\",\"immunisation\":{\"vaccine\":" \
+#define GOOD(n)                                                                                    \
+    "{\"sourceId\":\"J-" #n "\",\"occurredAt\":\"2026-11-01\",\"immunisation\":{\"vaccine\":"      \
     "{\"system\":\"cvx\",\"code\":\"08\"}}}"
 
 static void test_registry_and_list(void)
@@ -97,7 +97,10 @@ static void test_canonical(void)
 
     run(&r, "canonical", "\xff\xff\xff\xff\xff\xff\xff", 7, 0);
     expect(&r, BN_BAD_PAYLOAD, "payload", NULL);
-    run(&r, "canonical", "\x0a\x05" "ab", 4, 0); /* length beyond the end */
+    run(&r, "canonical",
+        "\x0a\x05"
+        "ab",
+        4, 0); /* length beyond the end */
     expect(&r, BN_BAD_PAYLOAD, "payload", NULL);
 
     ev = bn_test_immunisation("BAD-\xc3\x28-UTF8", NULL, "08", 1, 0, &len);
@@ -128,8 +131,9 @@ static void test_json_shapes(void)
     json_run(&r, "\n" GOOD(1) "\n\n  \r\n" GOOD(2) "\r\n" GOOD(3), 0);
     CHECK(r.st == BN_OK && r.list.len == 3 && !strcmp(r.list.items[1]->source_id, "J-2"));
     expect(&r, BN_OK, "", NULL);
-    json_run(&r, "{\n  \"sourceId\": \"P-1\",\n  \"occurredAt\": \"2026-11-01\",\n  \"alert\": "
-                 "{\"rule\": \"r\", \"kind\": \"k\"}\n}\n",
+    json_run(&r,
+             "{\n  \"sourceId\": \"P-1\",\n  \"occurredAt\": \"2026-11-01\",\n  \"alert\": "
+             "{\"rule\": \"r\", \"kind\": \"k\"}\n}\n",
              0);
     CHECK(r.st == BN_OK && r.list.len == 1);
     expect(&r, BN_OK, "", NULL);
@@ -141,9 +145,10 @@ static void test_json_shapes(void)
     json_run(&r, "[]", 0);
     CHECK(r.st == BN_OK && r.list.len == 0);
     /* brackets inside strings do not count as nesting; escaped quotes stay inside */
-    json_run(&r, "{\"sourceId\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-                 "[[[\\\"{{{{\",\"occurredAt\":\"2026-11-01\",\"alert\":{\"rule\":\"r\",\"kind\":"
-                 "\"k\"}}",
+    json_run(&r,
+             "{\"sourceId\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+             "[[[\\\"{{{{\",\"occurredAt\":\"2026-11-01\",\"alert\":{\"rule\":\"r\",\"kind\":"
+             "\"k\"}}",
              0);
     expect(&r, BN_OK, "", NULL);
 }
@@ -153,8 +158,10 @@ static void test_json_errors(void)
     run_t r;
     json_run(&r, "{\"sourceId\":\"J-1\",\"occurredAt\":\"2026-11-0", 0);
     expect(&r, BN_BAD_PAYLOAD, "line 1, column 41", "invalid JSON");
-    json_run(&r, "[" GOOD(0) ",\n" GOOD(1) ",\n{\"sourceId\":\"x\",\"subject\":{\"birthDate\":20260101}}]",
-             0);
+    json_run(
+        &r,
+        "[" GOOD(0) ",\n" GOOD(1) ",\n{\"sourceId\":\"x\",\"subject\":{\"birthDate\":20260101}}]",
+        0);
     expect(&r, BN_INVALID_EVENT, "$[2].subject.birthDate", "expected string, got number");
     json_run(&r, "[" GOOD(0) ",42]", 0);
     expect(&r, BN_INVALID_EVENT, "$[1]", "expected object, got number");

@@ -80,8 +80,7 @@ static void expect_error(const char *text, bn_status_t want, const char *where, 
     CHECK_MSG(st == want && ev == NULL, "%s: status %s", text, bn_status_name(st));
     CHECK_STR(err.where, where);
     if (msg)
-        CHECK_MSG(strstr(err.msg, msg) != NULL, "%s: msg \"%s\" lacks \"%s\"", text, err.msg,
-                  msg);
+        CHECK_MSG(strstr(err.msg, msg) != NULL, "%s: msg \"%s\" lacks \"%s\"", text, err.msg, msg);
     if (ev)
         benang__v1__event__free_unpacked(ev, NULL);
 }
@@ -111,12 +110,13 @@ static void test_round_trip_bodies(void)
 {
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         char text[2048];
-        snprintf(text, sizeof text,
-                 "{\"seq\":\"42\",\"eventId\":\"e\",\"agency\":\"puskesmas-a\",\"sourceId\":\"S-%zu\","
-                 "\"occurredAt\":\"2026-11-02T09:30:00+07:00\",\"subject\":{\"nik\":"
-                 "\"3171234567890123\",\"name\":\"Siti\",\"birthDate\":\"2025-03-14\",\"sex\":"
-                 "\"SEX_FEMALE\",\"rw\":\"03\"},\"area\":\"RW03\",\"supersedesSeq\":\"7\",%s}",
-                 i, bodies[i]);
+        snprintf(
+            text, sizeof text,
+            "{\"seq\":\"42\",\"eventId\":\"e\",\"agency\":\"puskesmas-a\",\"sourceId\":\"S-%zu\","
+            "\"occurredAt\":\"2026-11-02T09:30:00+07:00\",\"subject\":{\"nik\":"
+            "\"3171234567890123\",\"name\":\"Siti\",\"birthDate\":\"2025-03-14\",\"sex\":"
+            "\"SEX_FEMALE\",\"rw\":\"03\"},\"area\":\"RW03\",\"supersedesSeq\":\"7\",%s}",
+            i, bodies[i]);
         bn_status_t st;
         bn_error_t err;
         Benang__V1__Event *ev = parse_event(text, &st, &err);
@@ -157,9 +157,11 @@ static void test_field_values(void)
     snprintf(text, sizeof text, "{%s}", bodies[2]);
     ev = parse_event(text, &st, &err);
     CHECK(st == BN_OK && ev && ev->training && ev->training->hours == 4294967295u);
-    CHECK(ev && ev->training && ev->training->participant_status ==
-                                    BENANG__V1__PARTICIPANT_STATUS__PARTICIPANT_STATUS_DROPPED_OUT);
-    CHECK(ev && ev->training && ev->training->period && !strcmp(ev->training->period->end, "2026-11-30"));
+    CHECK(ev && ev->training &&
+          ev->training->participant_status ==
+              BENANG__V1__PARTICIPANT_STATUS__PARTICIPANT_STATUS_DROPPED_OUT);
+    CHECK(ev && ev->training && ev->training->period &&
+          !strcmp(ev->training->period->end, "2026-11-30"));
     if (ev)
         benang__v1__event__free_unpacked(ev, NULL);
 }
@@ -173,11 +175,11 @@ static void test_defaults_and_snake(void)
 
     bn_status_t st;
     bn_error_t err;
-    Benang__V1__Event *ev =
-        parse_event("{\"source_id\":\"S\",\"occurred_at\":\"2026-11-01\",\"subject\":{\"birth_date\":"
-                    "\"2020-01-01\",\"sex\":2},\"immunisation\":{\"dose_number\":\"2\",\"status\":1},"
-                    "\"area\":null,\"seq\":\"0\"}",
-                    &st, &err);
+    Benang__V1__Event *ev = parse_event(
+        "{\"source_id\":\"S\",\"occurred_at\":\"2026-11-01\",\"subject\":{\"birth_date\":"
+        "\"2020-01-01\",\"sex\":2},\"immunisation\":{\"dose_number\":\"2\",\"status\":1},"
+        "\"area\":null,\"seq\":\"0\"}",
+        &st, &err);
     CHECK_MSG(st == BN_OK && ev, "%s: %s", err.where, err.msg);
     if (ev) {
         CHECK_STR(ev->source_id, "S");
@@ -187,9 +189,10 @@ static void test_defaults_and_snake(void)
         CHECK(ev->subject->sex == BENANG__V1__SEX__SEX_MALE);
         CHECK_EQ_U64(ev->immunisation->dose_number, 2);
         out = bn_pbjson_to_string(&ev->base);
-        CHECK_STR(out, "{\"sourceId\":\"S\",\"occurredAt\":\"2026-11-01\",\"subject\":{\"birthDate\":"
-                       "\"2020-01-01\",\"sex\":\"SEX_MALE\"},\"immunisation\":{\"doseNumber\":2,"
-                       "\"status\":\"IMMUNISATION_STATUS_COMPLETED\"}}");
+        CHECK_STR(out,
+                  "{\"sourceId\":\"S\",\"occurredAt\":\"2026-11-01\",\"subject\":{\"birthDate\":"
+                  "\"2020-01-01\",\"sex\":\"SEX_MALE\"},\"immunisation\":{\"doseNumber\":2,"
+                  "\"status\":\"IMMUNISATION_STATUS_COMPLETED\"}}");
         free(out);
         benang__v1__event__free_unpacked(ev, NULL);
     }
@@ -273,8 +276,8 @@ static void test_bad_input(void)
                  "given twice");
     expect_error("{\"alert\":{\"seqs\":[\"1\",\"x\"]}}", BN_INVALID_EVENT, "$.alert.seqs[1]",
                  "decimal");
-    expect_error("{\"alert\":{\"agencies\":[\"a\",null]}}", BN_INVALID_EVENT,
-                 "$.alert.agencies[1]", "null");
+    expect_error("{\"alert\":{\"agencies\":[\"a\",null]}}", BN_INVALID_EVENT, "$.alert.agencies[1]",
+                 "null");
     expect_error("{\"program\":{\"areas\":\"RW01\"}}", BN_INVALID_EVENT, "$.program.areas",
                  "expected array, got string");
     expect_error("[]", BN_INVALID_EVENT, "$", "expected object, got array");

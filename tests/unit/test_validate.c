@@ -26,9 +26,9 @@ typedef struct {
 static void make(fixture_t *f, Benang__V1__Event__BodyCase c)
 {
     static const fixture_t init = {
-        BENANG__V1__EVENT__INIT,       BENANG__V1__SUBJECT__INIT, BENANG__V1__IMMUNISATION__INIT,
-        BENANG__V1__REFERRAL__INIT,    BENANG__V1__TRAINING__INIT, BENANG__V1__PROGRAM__INIT,
-        BENANG__V1__ALERT__INIT,       BENANG__V1__CODING__INIT,  BENANG__V1__PERIOD__INIT};
+        BENANG__V1__EVENT__INIT,    BENANG__V1__SUBJECT__INIT,  BENANG__V1__IMMUNISATION__INIT,
+        BENANG__V1__REFERRAL__INIT, BENANG__V1__TRAINING__INIT, BENANG__V1__PROGRAM__INIT,
+        BENANG__V1__ALERT__INIT,    BENANG__V1__CODING__INIT,   BENANG__V1__PERIOD__INIT};
     *f = init;
     f->ev.source_id = "SRC-1";
     f->ev.occurred_at = "2026-11-02T09:30:00+07:00";
@@ -89,13 +89,13 @@ static bool ok(fixture_t *f)
 }
 
 /* Expect BN_INVALID_EVENT at where with msg containing text. */
-#define BAD(f, at, text)                                                                \
-    do {                                                                                   \
-        bn_error_t e_;                                                                     \
-        bn_error_clear(&e_);                                                               \
-        CHECK(bn_event_validate(&(f)->ev, &e_) == BN_INVALID_EVENT);                       \
-        CHECK_STR(e_.where, at);                                                          \
-        CHECK_MSG(strstr(e_.msg, text) != NULL, "msg \"%s\" lacks \"%s\"", e_.msg, text); \
+#define BAD(f, at, text)                                                                           \
+    do {                                                                                           \
+        bn_error_t e_;                                                                             \
+        bn_error_clear(&e_);                                                                       \
+        CHECK(bn_event_validate(&(f)->ev, &e_) == BN_INVALID_EVENT);                               \
+        CHECK_STR(e_.where, at);                                                                   \
+        CHECK_MSG(strstr(e_.msg, text) != NULL, "msg \"%s\" lacks \"%s\"", e_.msg, text);          \
     } while (0)
 
 static void test_timestamps(void)
@@ -130,10 +130,10 @@ static void test_utf8(void)
 {
     CHECK(bn_valid_utf8("abc \xc3\xb1 \xe2\x9c\x93 \xf0\x9f\x98\x80", 15));
     CHECK(!bn_valid_utf8("\xc3\x28", 2));
-    CHECK(!bn_valid_utf8("\xc0\xaf", 2));             /* overlong */
-    CHECK(!bn_valid_utf8("\xed\xa0\x80", 3));         /* surrogate */
-    CHECK(!bn_valid_utf8("\xf4\x90\x80\x80", 4));     /* > U+10FFFF */
-    CHECK(!bn_valid_utf8("\xe2\x9c", 2));             /* cut short */
+    CHECK(!bn_valid_utf8("\xc0\xaf", 2));         /* overlong */
+    CHECK(!bn_valid_utf8("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!bn_valid_utf8("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    CHECK(!bn_valid_utf8("\xe2\x9c", 2));         /* cut short */
 }
 
 static void test_envelope(void)
