@@ -258,8 +258,8 @@ static bn_status_t get_integer(const json_t *v, const char *path, bool *neg, uin
 static bn_status_t set_integer(const ProtobufCFieldDescriptor *f, const json_t *v, void *dst,
                                const char *path, bn_error_t *err)
 {
-    bool neg;
-    uint64_t m;
+    bool neg = false;
+    uint64_t m = 0;
     bn_status_t st = get_integer(v, path, &neg, &m, err);
     if (st != BN_OK)
         return st;
