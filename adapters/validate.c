@@ -8,6 +8,8 @@
  */
 #include "validate.h"
 
+#include "benang/utf8.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -154,41 +156,6 @@ static void instant(const char *s, bool as_end, int64_t *secs, long *ns)
 
 /* ---- UTF-8 and generic string checks --------------------------------------- */
 
-bool bn_valid_utf8(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        size_t n;
-        unsigned cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1, cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2, cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 static bn_status_t check_string(const char *s, const char *path, bn_error_t *err)
 {
     if (!s)
@@ -197,7 +164,7 @@ static bn_status_t check_string(const char *s, const char *path, bn_error_t *err
     if (n > BN_VALIDATE_MAX_STRING)
         return bn_error_set(err, BN_INVALID_EVENT, 0, path,
                             "string is %zu bytes; at most %d allowed", n, BN_VALIDATE_MAX_STRING);
-    if (!bn_valid_utf8(s, n))
+    if (!bn_utf8_valid(s, n))
         return bn_error_set(err, BN_INVALID_EVENT, 0, path, "string is not valid UTF-8");
     return BN_OK;
 }

@@ -33,8 +33,6 @@ bn_status_t bn_event_validate(Benang__V1__Event *ev, bn_error_t *err);
 bool bn_valid_timestamp(const char *s, bool allow_date);
 /* YYYY-MM-DD with a real calendar day. */
 bool bn_valid_date(const char *s);
-/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-bool bn_valid_utf8(const char *s, size_t len);
 
 /* Every string field of msg, recursively, is valid UTF-8 and at most
  * BN_VALIDATE_MAX_STRING bytes; on failure err->where is the field path. */

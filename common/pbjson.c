@@ -11,6 +11,7 @@
  * libsodium so that bn_common needs only jansson.
  */
 #include "benang/pbjson.h"
+#include "benang/utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -100,37 +101,6 @@ static bn_status_t bad_type(bn_error_t *err, const char *path, const char *want,
     return bn_error_set(err, BN_INVALID_EVENT, 0, path, "expected %s, got %s", want, type_name(v));
 }
 
-static bool utf8_ok(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i], cp, n;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 3, cp = c & 0x07;
-        else
-            return false;
-        if (len - i <= n)
-            return false;
-        for (unsigned k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
 
 /* ---- base64 (RFC 4648; standard or URL-safe alphabet, padding optional) ----- */
 
@@ -355,7 +325,7 @@ static bn_status_t set_string(const json_t *v, void *dst, const char *path, bn_e
     size_t n = json_string_length(v);
     if (strlen(s) != n)
         return bn_error_set(err, BN_INVALID_EVENT, 0, path, "string contains a NUL character");
-    if (!utf8_ok(s, n))
+    if (!bn_utf8_valid(s, n))
         return bn_error_set(err, BN_INVALID_EVENT, 0, path, "string is not valid UTF-8");
     char *copy = malloc(n + 1);
     if (!copy)
@@ -556,7 +526,7 @@ bn_status_t bn_pbjson_from_json(const ProtobufCMessageDescriptor *desc, const js
 /* A JSON string for s; invalid UTF-8 bytes become U+FFFD so output is always JSON. */
 static json_t *str_json(const char *s, size_t n)
 {
-    if (utf8_ok(s, n))
+    if (bn_utf8_valid(s, n))
         return json_stringn(s, n);
     char *fixed = malloc(n * 3 + 1);
     if (!fixed)
@@ -564,7 +534,7 @@ static json_t *str_json(const char *s, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = 1;
-        while (k <= 4 && i + k <= n && !utf8_ok(s + i, k))
+        while (k <= 4 && i + k <= n && !bn_utf8_valid(s + i, k))
             k++;
         if (k <= 4 && i + k <= n && ((unsigned char)s[i] < 0x80 || k > 1)) {
             memcpy(fixed + o, s + i, k);
