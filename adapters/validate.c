@@ -322,12 +322,19 @@ static bn_status_t check_subject(const Benang__V1__Subject *s, bn_error_t *err)
     if (st != BN_OK)
         return st;
     if (!empty(s->nik)) {
-        bool ok = strlen(s->nik) == 16;
-        for (size_t i = 0; ok && i < 16; i++)
-            ok = is_digit(s->nik[i]);
-        if (!ok) /* never echo the NIK */
+        /* Exports write NIKs with spaces, dots or dashes between digit groups;
+         * the hub normalises them away before pseudonymising. */
+        size_t digits = 0;
+        bool ok = true;
+        for (const char *c = s->nik; ok && *c; c++) {
+            if (is_digit(*c))
+                digits++;
+            else
+                ok = *c == ' ' || *c == '.' || *c == '-';
+        }
+        if (!ok || digits != 16) /* never echo the NIK */
             return bn_error_set(err, BN_INVALID_EVENT, 0, "subject.nik",
-                                "NIK must be exactly 16 digits");
+                                "NIK must be 16 digits (spaces, dots and dashes between them allowed)");
     }
     return need_enum(&benang__v1__sex__descriptor, (int)s->sex, true, "subject.sex", err);
 }

@@ -1,1 +1,437 @@
-int main(void) { return 0; }
+/* bench.c: benang-bench, the load generator: ingest throughput, feed latency,
+ * replay speed and a raw LMDB reference, printed as one JSON object.
+ *
+ * One run does every phase in order: start a hub (unless endpoints are
+ * given), prefill, pipelined throughput from K publisher threads, latency at
+ * a fixed rate measured by a live subscriber, replay through the query
+ * endpoint, then the same number of puts straight into a fresh LMDB env on
+ * the same filesystem, committed in groups of the hub's measured mean group
+ * commit, so the ratio between the two says what the hub costs on top of
+ * LMDB itself. Progress goes to stderr, the figures to stdout. Every loop is
+ * bounded: a phase without progress for 60 s fails, and the hub is stopped
+ * with SIGTERM whatever happens. See bench.h for the other files.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+volatile sig_atomic_t bn_bench_abort;
+
+uint64_t bn_bench__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * BN_BENCH_NS + (uint64_t)ts.tv_nsec;
+}
+
+void bn_bench__sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bn_bench_abort = 1;
+}
+
+/* ---- command line and main ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: benang-bench [options]\n"
+               "\n"
+               "Load generator for benang-hub. Starts a hub on loopback ports with a fresh data\n"
+               "dir (unless --ingest/--feed/--query are given), then measures in order:\n"
+               "prefill, pipelined ingest throughput, feed latency at a fixed rate, replay\n"
+               "through the query endpoint, and a raw LMDB reference on the same filesystem.\n"
+               "Prints one JSON object on stdout; progress and errors on stderr.\n"
+               "\n"
+               "  -n, --events N           events in the throughput phase [200000]\n"
+               "  -p, --publishers K       publisher threads, one connection each [4]\n"
+               "  -s, --size S             bytes of each serialized benang.v1.Event [300]\n"
+               "  -w, --window W           requests in flight per publisher [256]\n"
+               "  -d, --durability MODE    sync | buffered: the hub's and the raw LMDB's [sync]\n"
+               "  -a, --adapter NAME       canonical | canonical-json (proto3 JSON of the same\n"
+               "                           event) [canonical]\n"
+               "      --hub PATH           benang-hub binary [benang-hub next to this binary]\n"
+               "      --data-dir DIR       run directory (hub data, raw LMDB) [a fresh directory\n"
+               "                           under $TMPDIR or /var/tmp, never on tmpfs]\n"
+               "      --ingest URL         use a running hub: its ingest endpoint\n"
+               "      --feed URL           ... its feed endpoint\n"
+               "      --query URL          ... its query endpoint (all three together)\n"
+               "      --agency ID          publishing agency, sector health [puskesmas-a]\n"
+               "      --prefill N          events stored before measuring [0]\n"
+               "      --latency-rate R     events/s in the latency phase [10000]\n"
+               "      --latency-seconds D  length of the latency phase, 0 skips it [3]\n"
+               "      --no-raw             skip the raw LMDB reference\n"
+               "      --no-replay          skip the replay phase\n"
+               "      --keep               keep the run directory\n"
+               "  -h, --help               this text\n"
+               "\n"
+               "Exit status: 0 all phases ran and the hub stopped cleanly, 1 a phase failed,\n"
+               "2 usage error. See docs/benchmarks.md for what each figure means.\n");
+}
+
+static int parse_u64(const char *s, const char *name, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v > max) {
+        fprintf(stderr, "benang-bench: %s: not a number in 0..%" PRIu64 " (got \"%s\")\n", name,
+                max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
+{
+    static const struct option lo[] = {{"events", required_argument, NULL, 'n'},
+                                       {"publishers", required_argument, NULL, 'p'},
+                                       {"size", required_argument, NULL, 's'},
+                                       {"window", required_argument, NULL, 'w'},
+                                       {"durability", required_argument, NULL, 'd'},
+                                       {"adapter", required_argument, NULL, 'a'},
+                                       {"hub", required_argument, NULL, 1},
+                                       {"data-dir", required_argument, NULL, 2},
+                                       {"ingest", required_argument, NULL, 3},
+                                       {"feed", required_argument, NULL, 4},
+                                       {"query", required_argument, NULL, 5},
+                                       {"prefill", required_argument, NULL, 6},
+                                       {"latency-rate", required_argument, NULL, 7},
+                                       {"latency-seconds", required_argument, NULL, 8},
+                                       {"no-raw", no_argument, NULL, 9},
+                                       {"no-replay", no_argument, NULL, 10},
+                                       {"keep", no_argument, NULL, 11},
+                                       {"agency", required_argument, NULL, 12},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    uint64_t v;
+    int c;
+    while ((c = getopt_long(argc, argv, "n:p:s:w:d:a:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (parse_u64(optarg, "--events", 1ULL << 40, &o->events))
+                return -1;
+            break;
+        case 'p':
+            if (parse_u64(optarg, "--publishers", 64, &v) || v == 0)
+                return -1;
+            o->publishers = (int)v;
+            break;
+        case 's':
+            if (parse_u64(optarg, "--size", 1 << 20, &v) || v == 0)
+                return -1;
+            o->size = (size_t)v;
+            break;
+        case 'w':
+            if (parse_u64(optarg, "--window", 100000, &v) || v == 0)
+                return -1;
+            o->window = (int)v;
+            break;
+        case 'd':
+            if (strcmp(optarg, "sync") && strcmp(optarg, "buffered")) {
+                fprintf(stderr, "benang-bench: --durability: sync or buffered (got \"%s\")\n",
+                        optarg);
+                return -1;
+            }
+            o->buffered = strcmp(optarg, "buffered") == 0;
+            break;
+        case 'a':
+            if (strcmp(optarg, "canonical") && strcmp(optarg, "canonical-json")) {
+                fprintf(stderr,
+                        "benang-bench: --adapter: canonical or canonical-json (got \"%s\")\n",
+                        optarg);
+                return -1;
+            }
+            o->json = strcmp(optarg, "canonical-json") == 0;
+            break;
+        case 1:
+            o->hub_bin = optarg;
+            break;
+        case 2:
+            o->data_dir = optarg;
+            break;
+        case 3:
+            o->ingest = optarg;
+            break;
+        case 4:
+            o->feed = optarg;
+            break;
+        case 5:
+            o->query = optarg;
+            break;
+        case 6:
+            if (parse_u64(optarg, "--prefill", 1ULL << 40, &o->prefill))
+                return -1;
+            break;
+        case 7:
+            if (parse_u64(optarg, "--latency-rate", 10000000, &v) || v == 0)
+                return -1;
+            o->lat_rate = (double)v;
+            break;
+        case 8:
+            if (parse_u64(optarg, "--latency-seconds", 3600, &v))
+                return -1;
+            o->lat_seconds = (double)v;
+            break;
+        case 9:
+            o->no_raw = true;
+            break;
+        case 10:
+            o->no_replay = true;
+            break;
+        case 11:
+            o->keep = true;
+            break;
+        case 12:
+            o->agency = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "benang-bench: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    int given = !!o->ingest + !!o->feed + !!o->query;
+    if (given != 0 && given != 3) {
+        fprintf(stderr, "benang-bench: --ingest, --feed and --query go together\n");
+        return -1;
+    }
+    if (o->events < (uint64_t)o->publishers) {
+        fprintf(stderr, "benang-bench: --events must be at least --publishers\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything measured, printed at the end (a phase not run prints null). */
+typedef struct {
+    double prefill_s, tput_s, replay_s, raw_s;
+    uint64_t prefill_acked, acked, commits, replay_n, raw_batch, head;
+    double mean_group;
+    bn_bench_latency_t lat;
+    uint64_t lat_commits; /* commits during the latency phase (warm-up included) */
+    double lat_group;
+    bool lat_done, replay_done, raw_done;
+    int hub_exit;
+    char durability[16];
+} results_t;
+
+static void jnum(const char *key, double v, bool ok, const char *fmt, bool last)
+{
+    printf("  \"%s\": ", key);
+    if (ok)
+        printf(fmt, v);
+    else
+        printf("null");
+    printf(last ? "\n" : ",\n");
+}
+
+static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const results_t *x)
+{
+    printf("{\n  \"events\": %" PRIu64 ",\n  \"publishers\": %d,\n  \"size\": %zu,\n"
+           "  \"window\": %d,\n  \"durability\": \"%s\",\n  \"adapter\": \"%s\",\n"
+           "  \"prefill\": %" PRIu64 ",\n",
+           o->events, o->publishers, o->size, o->window, x->durability, bn_bench__adapter(o),
+           o->prefill);
+    bn_bench_tmpl_t t;
+    if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, o->json) == 0) {
+        printf("  \"event_bytes\": %zu,\n  \"payload_bytes\": %zu,\n", t.proto_len, t.len);
+        bn_bench__tmpl_free(&t);
+    }
+    jnum("prefill_events_per_s", x->prefill_acked / x->prefill_s, x->prefill_s > 0, "%.0f", false);
+    printf("  \"acked_events\": %" PRIu64 ",\n", x->acked);
+    jnum("throughput_seconds", x->tput_s, true, "%.3f", false);
+    jnum("acked_events_per_s", x->acked / x->tput_s, x->tput_s > 0, "%.0f", false);
+    printf("  \"commits\": %" PRIu64 ",\n", x->commits);
+    jnum("mean_group_commit", x->mean_group, x->commits > 0, "%.1f", false);
+    jnum("latency_rate", o->lat_rate, x->lat_done, "%.0f", false);
+    jnum("latency_events", (double)x->lat.received, x->lat_done, "%.0f", false);
+    jnum("latency_lost", (double)(x->lat.sent - x->lat.received), x->lat_done, "%.0f", false);
+    jnum("latency_p50_ms", x->lat.p50, x->lat_done && x->lat.received, "%.3f", false);
+    jnum("latency_p99_ms", x->lat.p99, x->lat_done && x->lat.received, "%.3f", false);
+    jnum("latency_max_ms", x->lat.max, x->lat_done && x->lat.received, "%.3f", false);
+    jnum("latency_commits", (double)x->lat_commits, x->lat_done, "%.0f", false);
+    jnum("latency_mean_group_commit", x->lat_group, x->lat_done && x->lat_commits, "%.1f", false);
+    jnum("replay_events", (double)x->replay_n, x->replay_done, "%.0f", false);
+    jnum("replay_events_per_s", x->replay_n / x->replay_s, x->replay_done && x->replay_s > 0,
+         "%.0f", false);
+    jnum("raw_lmdb_batch", (double)x->raw_batch, x->raw_done, "%.0f", false);
+    double raw = x->raw_s > 0 ? x->acked / x->raw_s : 0;
+    jnum("raw_lmdb_puts_per_s", raw, x->raw_done && x->raw_s > 0, "%.0f", false);
+    jnum("ratio_to_raw_lmdb", raw > 0 && x->tput_s > 0 ? (x->acked / x->tput_s) / raw : 0,
+         x->raw_done && raw > 0 && x->tput_s > 0, "%.3f", false);
+    printf("  \"head_seq\": %" PRIu64 ",\n", x->head);
+    printf("  \"hub_started\": %s,\n", o->ingest ? "false" : "true");
+    jnum("hub_exit", x->hub_exit, !o->ingest, "%.0f", false);
+    printf("  \"data_dir\": \"%s\",\n  \"cpus\": %ld\n}\n", r->dir, sysconf(_SC_NPROCESSORS_ONLN));
+    fflush(stdout);
+}
+
+static const char *default_hub(char *buf, size_t size)
+{
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return "benang-hub";
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(buf, size, "%s/benang-hub", exe);
+    return buf;
+}
+
+/* The measured phases, in order; 0 when all ran. */
+static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
+{
+    unsigned run = (unsigned)(time(NULL) ^ ((unsigned)getpid() << 16));
+    bn_client_options_t copts = {.timeout_ms = 30000};
+    bn_query_t *q = NULL;
+    bn_error_t err;
+    bn_error_clear(&err);
+    bn_bench_status_t before, after;
+    int rc = -1;
+    if (bn_query_new(&q, r->query, &copts, &err) != BN_OK) {
+        fprintf(stderr, "bench: query: %s\n", err.msg);
+        return -1;
+    }
+    if (bn_bench__status(q, &before) != 0)
+        goto done;
+    snprintf(x->durability, sizeof x->durability, "%s", before.durability);
+    if (o->prefill) {
+        fprintf(stderr, "bench: prefill: %" PRIu64 " events\n", o->prefill);
+        if (bn_bench__publish(o, r->ingest, 'P', run, o->prefill, &x->prefill_acked,
+                              &x->prefill_s) != 0)
+            goto done;
+        fprintf(stderr, "bench: prefill: %.0f events/s\n", x->prefill_acked / x->prefill_s);
+        if (bn_bench__status(q, &before) != 0)
+            goto done;
+    }
+    fprintf(stderr, "bench: throughput: %" PRIu64 " events, %d publishers, window %d\n", o->events,
+            o->publishers, o->window);
+    if (bn_bench__publish(o, r->ingest, 'T', run, o->events, &x->acked, &x->tput_s) != 0 ||
+        bn_bench__status(q, &after) != 0)
+        goto done;
+    x->commits = after.commits - before.commits;
+    x->mean_group = x->commits ? (double)(after.committed - before.committed) / x->commits : 0;
+    fprintf(stderr,
+            "bench: throughput: %.0f acked events/s, %" PRIu64 " commits, %.1f per commit\n",
+            x->acked / x->tput_s, x->commits, x->mean_group);
+    if (o->lat_seconds > 0) {
+        if (bn_bench__latency(o, r, run, &x->lat) != 0)
+            goto done;
+        x->lat_done = true;
+        fprintf(stderr, "bench: latency: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", x->lat.p50,
+                x->lat.p99, x->lat.max);
+    }
+    before = after;
+    if (bn_bench__status(q, &after) != 0)
+        goto done;
+    x->lat_commits = after.commits - before.commits;
+    x->lat_group =
+        x->lat_commits ? (double)(after.committed - before.committed) / x->lat_commits : 0;
+    x->head = after.head;
+    if (!o->no_replay) {
+        fprintf(stderr, "bench: replay: seq 1..%" PRIu64 "\n", after.head);
+        if (bn_bench__replay(q, after.head, &x->replay_n, &x->replay_s) != 0)
+            goto done;
+        x->replay_done = true;
+        fprintf(stderr, "bench: replay: %.0f events/s\n", x->replay_n / x->replay_s);
+    }
+    if (!o->no_raw) {
+        x->raw_batch = (uint64_t)(x->mean_group + 0.5);
+        if (x->raw_batch < 1)
+            x->raw_batch = 1;
+        fprintf(stderr, "bench: raw LMDB: %" PRIu64 " puts, a commit every %" PRIu64 "\n", x->acked,
+                x->raw_batch);
+        if (bn_bench__raw_lmdb(o, r->rawdir, strcmp(x->durability, "buffered") == 0, x->acked,
+                               x->raw_batch, &x->raw_s) != 0)
+            goto done;
+        x->raw_done = true;
+        fprintf(stderr, "bench: raw LMDB: %.0f puts/s\n", x->acked / x->raw_s);
+    }
+    rc = 0;
+done:
+    bn_query_destroy(&q);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char hubbuf[600];
+    bn_bench_opts_t o = {.events = 200000,
+                         .publishers = 4,
+                         .size = 300,
+                         .window = 256,
+                         .agency = "puskesmas-a",
+                         .lat_rate = 10000,
+                         .lat_seconds = 3};
+    if (parse_opts(argc, argv, &o) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (!o.hub_bin)
+        o.hub_bin = default_hub(hubbuf, sizeof hubbuf);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    bn_bench_run_t r;
+    memset(&r, 0, sizeof r);
+    results_t x;
+    memset(&x, 0, sizeof x);
+    x.hub_exit = 0;
+    if (bn_bench__run_dir_make(&o, &r) != 0)
+        return 1;
+    int rc = 1;
+    if (o.ingest) {
+        snprintf(r.ingest, sizeof r.ingest, "%s", o.ingest);
+        snprintf(r.feed, sizeof r.feed, "%s", o.feed);
+        snprintf(r.query, sizeof r.query, "%s", o.query);
+    } else {
+        fprintf(stderr, "bench: starting %s in %s (%s)\n", o.hub_bin, r.dir,
+                o.buffered ? "buffered" : "sync");
+        if (bn_bench__hub_start(&o, &r) != 0)
+            goto out;
+    }
+    rc = run_phases(&o, &r, &x) == 0 ? 0 : 1;
+    if (!o.ingest) {
+        bool started = r.pid > 0;
+        x.hub_exit = bn_bench__hub_stop(&r);
+        if (started && x.hub_exit != 0) {
+            fprintf(stderr, "bench: the hub exited with status %d\n", x.hub_exit);
+            bn_bench__hub_log_dump(&r);
+            rc = 1;
+        }
+    }
+    if (rc == 0)
+        print_json(&o, &r, &x);
+out:
+    if (r.pid > 0)
+        bn_bench__hub_stop(&r);
+    bn_bench__run_dir_clean(&o, &r);
+    return rc;
+}

@@ -55,7 +55,7 @@ static void expect(const char *label, Benang__V1__PublishReply *r, int status, c
     CHECK_MSG(r != NULL, "%s: no reply", label);
     if (!r)
         return;
-    CHECK_MSG(r->status == status, "%s: status %d, want %d (error: %s)", label, r->status,
+    CHECK_MSG((int)r->status == status, "%s: status %d, want %d (error: %s)", label, (int)r->status,
               status, r->error);
     if (path)
         CHECK_MSG(strstr(r->error_path, path) != NULL, "%s: path \"%s\" lacks \"%s\"", label,

@@ -222,6 +222,10 @@ static void test_subject(void)
     f.sub.birth_date = "";
     f.sub.nik = "12345";
     BAD(&f, "subject.nik", "16 digits");
+    f.sub.nik = "3171 2345.6789-0123";
+    CHECK(ok(&f));
+    f.sub.nik = "3171 2345 6789 01234";
+    BAD(&f, "subject.nik", "16 digits");
     f.sub.nik = "317123456789012X";
     bn_error_t err;
     CHECK(bn_event_validate(&f.ev, &err) == BN_INVALID_EVENT);
