@@ -124,14 +124,14 @@ static bn_status_t finish(bn_publisher_t *p, Benang__V1__PublishReply *reply,
     bn_status_t st = bn_status_from_wire(reply->status);
     res->status = st;
     if (st != BN_OK && st != BN_DUPLICATE)
-        bn_error_set(err, st, reply->status, reply->error_path,
-                     "%s", *reply->error ? reply->error : bn_status_text(st));
+        bn_error_set(err, st, reply->status, reply->error_path, "%s",
+                     *reply->error ? reply->error : bn_status_text(st));
     return st;
 }
 
 /* The next reply off the socket, decoded, skipping answers to abandoned requests. */
-static bn_status_t next_reply(bn_publisher_t *p, int64_t deadline,
-                              Benang__V1__PublishReply **out, bn_error_t *err)
+static bn_status_t next_reply(bn_publisher_t *p, int64_t deadline, Benang__V1__PublishReply **out,
+                              bn_error_t *err)
 {
     for (;;) {
         zmq_msg_t body;

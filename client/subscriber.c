@@ -50,10 +50,10 @@
 #include "benang/client.h"
 #include "wire.h"
 
-#define TOPIC_MAX 768      /* agency + type + sector are limited well below this */
-#define PAGE_EVENTS 1000   /* events per catch-up fetch */
-#define DRAIN_MAX 10000    /* feed messages drained in one go when a gap shows */
-#define IDLE_POLL_MS 1000  /* a quiet feed: look at the log after this long */
+#define TOPIC_MAX 768     /* agency + type + sector are limited well below this */
+#define PAGE_EVENTS 1000  /* events per catch-up fetch */
+#define DRAIN_MAX 10000   /* feed messages drained in one go when a gap shows */
+#define IDLE_POLL_MS 1000 /* a quiet feed: look at the log after this long */
 
 struct bn_subscriber {
     bn_wire_context_t zc;
@@ -62,14 +62,14 @@ struct bn_subscriber {
     char **prefixes;
     size_t n_prefixes;
     int timeout_ms;
-    bool catching_up;  /* fetch from the cursor to the head before reading the feed */
-    uint64_t cursor;   /* every seq below it was handed out or does not match */
-    uint64_t fill_to;  /* a gap to fill: fetch [cursor, fill_to] first */
-    uint64_t last;     /* last seq handed out */
+    bool catching_up;         /* fetch from the cursor to the head before reading the feed */
+    uint64_t cursor;          /* every seq below it was handed out or does not match */
+    uint64_t fill_to;         /* a gap to fill: fetch [cursor, fill_to] first */
+    uint64_t last;            /* last seq handed out */
     int64_t last_activity_ms; /* last feed message or fetch */
     const Benang__V1__FetchReply *page; /* borrowed from query, being handed out */
     size_t page_pos;
-    uint64_t page_from; /* the cursor when page was fetched */
+    uint64_t page_from;     /* the cursor when page was fetched */
     Benang__V1__Event *out; /* the live event handed out last, owned */
     char topic[TOPIC_MAX];
 };
@@ -99,8 +99,8 @@ static bn_status_t subscribe_all(bn_subscriber_t *s, const char *const *prefixes
 
 bn_status_t bn_subscriber_new(bn_subscriber_t **out, const char *feed_endpoint,
                               const char *query_endpoint, const char *const *prefixes,
-                              size_t n_prefixes, uint64_t from_seq,
-                              const bn_client_options_t *opts, bn_error_t *err)
+                              size_t n_prefixes, uint64_t from_seq, const bn_client_options_t *opts,
+                              bn_error_t *err)
 {
     *out = NULL;
     if (n_prefixes && !prefixes)
@@ -206,8 +206,7 @@ static bn_status_t end_page(bn_subscriber_t *s, bn_error_t *err)
             s->catching_up = false; /* do not spin: follow the feed */
             return bn_error_set(err, BN_PROTOCOL, 0, "fetch",
                                 "the hub's fetch from seq %llu made no progress (head %llu)",
-                                (unsigned long long)s->page_from,
-                                (unsigned long long)r->head_seq);
+                                (unsigned long long)s->page_from, (unsigned long long)r->head_seq);
         }
         return BN_OK;
     }
@@ -264,8 +263,7 @@ static bn_status_t wait_live(bn_subscriber_t *s, int64_t deadline, Benang__V1__E
     if (s->query && s->last_activity_ms + IDLE_POLL_MS < wake)
         wake = s->last_activity_ms + IDLE_POLL_MS;
     bn_status_t st = recv_live(s, wake, out, err);
-    if (st == BN_TIMEOUT && s->query &&
-        bn_wire__now_ms() >= s->last_activity_ms + IDLE_POLL_MS) {
+    if (st == BN_TIMEOUT && s->query && bn_wire__now_ms() >= s->last_activity_ms + IDLE_POLL_MS) {
         s->catching_up = true;
         return BN_OK;
     }

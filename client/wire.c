@@ -111,14 +111,14 @@ int bn_wire__remaining(int64_t deadline)
     return left > 1000000000 ? 1000000000 : (int)left;
 }
 
-bn_status_t bn_wire__send_pb(void *sock, const ProtobufCMessage *msg, int flags,
-                             const char *what, bn_error_t *err)
+bn_status_t bn_wire__send_pb(void *sock, const ProtobufCMessage *msg, int flags, const char *what,
+                             bn_error_t *err)
 {
     size_t len = protobuf_c_message_get_packed_size(msg);
     zmq_msg_t m;
     if (zmq_msg_init_size(&m, len) != 0)
-        return bn_error_set(err, BN_NOMEM, zmq_errno(), NULL, "%s: cannot allocate %zu bytes",
-                            what, len);
+        return bn_error_set(err, BN_NOMEM, zmq_errno(), NULL, "%s: cannot allocate %zu bytes", what,
+                            len);
     if (len)
         protobuf_c_message_pack(msg, zmq_msg_data(&m));
     while (zmq_msg_send(&m, sock, flags) < 0) {
@@ -126,8 +126,8 @@ bn_status_t bn_wire__send_pb(void *sock, const ProtobufCMessage *msg, int flags,
             continue; /* the send had not started: safe to try again */
         bn_status_t st = bn_wire__zfail(err, NULL, what);
         if (st == BN_TIMEOUT)
-            bn_error_set(err, BN_TIMEOUT, EAGAIN, NULL,
-                         "%s: cannot send, the hub is not connected", what);
+            bn_error_set(err, BN_TIMEOUT, EAGAIN, NULL, "%s: cannot send, the hub is not connected",
+                         what);
         zmq_msg_close(&m);
         return st;
     }
@@ -177,8 +177,8 @@ bn_status_t bn_wire__recv(void *sock, int64_t deadline, zmq_msg_t *frames, int m
             break;
     }
     if (total > max)
-        return bn_error_set(err, BN_PROTOCOL, 0, NULL,
-                            "message of %d frames, expected at most %d", total, max);
+        return bn_error_set(err, BN_PROTOCOL, 0, NULL, "message of %d frames, expected at most %d",
+                            total, max);
     return BN_OK;
 }
 

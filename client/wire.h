@@ -62,8 +62,8 @@ int bn_wire__remaining(int64_t deadline);
  * Returns BN_OK, BN_NOMEM, BN_TIMEOUT (ZMQ_SNDTIMEO passed: the hub is not
  * connected), BN_INTERRUPTED (a signal), BN_ZMQ. what names the message in
  * err->msg ("PublishRequest"). */
-bn_status_t bn_wire__send_pb(void *sock, const ProtobufCMessage *msg, int flags,
-                             const char *what, bn_error_t *err);
+bn_status_t bn_wire__send_pb(void *sock, const ProtobufCMessage *msg, int flags, const char *what,
+                             bn_error_t *err);
 
 /* Wait until deadline for one message and receive all its frames into
  * frames[0..*n-1] (the caller zmq_msg_close()s each of them, whatever the

@@ -69,6 +69,8 @@ static void buf_varint(buf_t *b, uint64_t v)
 
 static void buf_bytes(buf_t *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     buf_reserve(b, n);
     if (b->failed)
         return;
@@ -135,7 +137,7 @@ static void do_fetch(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t 
         return;
     }
     buf_t fr = {0}, out = {0};
-    buf_bytes(&fr, events.data ? events.data : (const uint8_t *)"", events.len);
+    buf_bytes(&fr, events.data, events.len);
     free(events.data);
     buf_varint(&fr, (2 << 3) | 0);
     buf_varint(&fr, head);

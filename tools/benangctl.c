@@ -40,14 +40,14 @@ typedef struct ctl_cmd ctl_cmd_t;
 
 typedef struct {
     const char *config_path;
-    bool config_given;     /* --config on the command line: it must load */
-    const char *endpoint;  /* --endpoint: the command's main socket */
-    const char *over[3];   /* --ingest, --feed, --query */
+    bool config_given;    /* --config on the command line: it must load */
+    const char *endpoint; /* --endpoint: the command's main socket */
+    const char *over[3];  /* --ingest, --feed, --query */
     int timeout_ms;
-    bool help;             /* --help before the command: print the usage, run nothing */
-    bool version;          /* --version: print it, run nothing */
-    const ctl_cmd_t *cmd;  /* the command being run */
-    bn_config_t *cfg;      /* loaded on first need, owned */
+    bool help;            /* --help before the command: print the usage, run nothing */
+    bool version;         /* --version: print it, run nothing */
+    const ctl_cmd_t *cmd; /* the command being run */
+    bn_config_t *cfg;     /* loaded on first need, owned */
 } ctl_t;
 
 struct ctl_cmd {
@@ -62,8 +62,8 @@ struct ctl_cmd {
 
 static void cmd_usage(const ctl_cmd_t *c, FILE *f)
 {
-    fprintf(f, "usage: benangctl [GLOBAL OPTIONS] %s %s\n\n%s\n\n%s", c->name, c->args,
-            c->summary, c->help);
+    fprintf(f, "usage: benangctl [GLOBAL OPTIONS] %s %s\n\n%s\n\n%s", c->name, c->args, c->summary,
+            c->help);
 }
 
 static bn_status_t parse_u64(const char *opt, const char *s, uint64_t *out, bn_error_t *err)
@@ -103,8 +103,7 @@ static bn_status_t load_config(ctl_t *ctl, bn_error_t *err)
 }
 
 /* The endpoint of kind ep; main: the command's main socket (--endpoint applies). */
-static bn_status_t endpoint(ctl_t *ctl, int ep, bool main_socket, const char **out,
-                            bn_error_t *err)
+static bn_status_t endpoint(ctl_t *ctl, int ep, bool main_socket, const char **out, bn_error_t *err)
 {
     if (main_socket && ctl->endpoint) {
         *out = ctl->endpoint;
@@ -225,7 +224,7 @@ static bn_status_t publish_file(bn_publisher_t *p, const char *agency, const cha
         print_acks(res.reply);
         return BN_OK;
     }
-    if (err) { /* name the file in the hub's (or the library's) sentence */
+    if (err) {               /* name the file in the hub's (or the library's) sentence */
         bn_error_t e = *err; /* bn_error_set() must not read what it writes */
         bn_error_set(err, st, e.native, e.where, "%s: %s", path, e.msg);
     }
@@ -243,10 +242,17 @@ static bn_status_t run_publish(ctl_t *ctl, int argc, char **argv, bn_error_t *er
     int c;
     while ((c = getopt_long(argc, argv, ":a:A:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': agency = optarg; break;
-        case 'A': adapter = optarg; break;
-        case 'h': cmd_usage(ctl->cmd, stdout); return BN_OK;
-        default: return bad_option(c, argv, err);
+        case 'a':
+            agency = optarg;
+            break;
+        case 'A':
+            adapter = optarg;
+            break;
+        case 'h':
+            cmd_usage(ctl->cmd, stdout);
+            return BN_OK;
+        default:
+            return bad_option(c, argv, err);
         }
     }
     if (!agency)
@@ -312,8 +318,8 @@ static void print_body(const Benang__V1__Event *ev)
     }
     case BENANG__V1__EVENT__BODY_REFERRAL: {
         const Benang__V1__Referral *r = ev->referral;
-        printf("  referral=%s from=%s to=%s status=%s priority=%s", r->referral_id,
-               r->from_agency, r->to_agency,
+        printf("  referral=%s from=%s to=%s status=%s priority=%s", r->referral_id, r->from_agency,
+               r->to_agency,
                enum_short(&benang__v1__referral_status__descriptor, r->status, a, sizeof a),
                enum_short(&benang__v1__priority__descriptor, r->priority, b, sizeof b));
         break;
@@ -370,15 +376,16 @@ static bn_status_t tail_fetch(ctl_t *ctl, tail_t *t, bn_error_t *err)
         st = bn_query_new(&q, ep, &o, err);
     uint64_t cursor = t->from ? t->from : 1, to = t->to;
     while (st == BN_OK && (!t->limit || t->printed < t->limit)) {
-        uint64_t want = t->limit && t->limit - t->printed < FETCH_PAGE ? t->limit - t->printed
-                                                                        : FETCH_PAGE;
+        uint64_t want =
+            t->limit && t->limit - t->printed < FETCH_PAGE ? t->limit - t->printed : FETCH_PAGE;
         const Benang__V1__FetchReply *r = NULL;
         st = bn_query_fetch(q, cursor, to, (uint32_t)want, t->topics, t->n_topics, &r, err);
         if (st != BN_OK)
             break;
         if (!to)
             to = r->head_seq; /* do not chase a growing log: stop at today's head */
-        for (size_t i = 0; st == BN_OK && i < r->n_events && r->events[i]->seq <= to; i++, t->printed++)
+        for (size_t i = 0; st == BN_OK && i < r->n_events && r->events[i]->seq <= to;
+             i++, t->printed++)
             st = print_event(t, r->events[i], err);
         if (r->next_seq <= cursor || r->next_seq > to || to == 0)
             break;
@@ -426,18 +433,31 @@ static bn_status_t run_tail(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
     int c;
     while (st == BN_OK && (c = getopt_long(argc, argv, ":fjn:p:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'F': st = parse_u64("--from", optarg, &t.from, err); break;
-        case 'T': st = parse_u64("--to", optarg, &t.to, err); break;
-        case 'n': st = parse_u64("--limit", optarg, &t.limit, err); break;
-        case 'f': t.follow = true; break;
-        case 'j': t.json = true; break;
+        case 'F':
+            st = parse_u64("--from", optarg, &t.from, err);
+            break;
+        case 'T':
+            st = parse_u64("--to", optarg, &t.to, err);
+            break;
+        case 'n':
+            st = parse_u64("--limit", optarg, &t.limit, err);
+            break;
+        case 'f':
+            t.follow = true;
+            break;
+        case 'j':
+            t.json = true;
+            break;
         case 'p':
             if (t.n_topics == MAX_TOPICS)
                 return bn_error_set(err, BN_USAGE, 0, NULL, "at most %d --topic", MAX_TOPICS);
             t.topics[t.n_topics++] = optarg;
             break;
-        case 'h': cmd_usage(ctl->cmd, stdout); return BN_OK;
-        default: return bad_option(c, argv, err);
+        case 'h':
+            cmd_usage(ctl->cmd, stdout);
+            return BN_OK;
+        default:
+            return bad_option(c, argv, err);
         }
     }
     if (st != BN_OK)
@@ -495,17 +515,21 @@ static void print_status(const Benang__V1__StatusReply *s)
 
 static bn_status_t run_status(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool json = false;
     getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = true; break;
-        case 'h': cmd_usage(ctl->cmd, stdout); return BN_OK;
-        default: return bad_option(c, argv, err);
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            cmd_usage(ctl->cmd, stdout);
+            return BN_OK;
+        default:
+            return bad_option(c, argv, err);
         }
     }
     if (optind < argc)
@@ -574,12 +598,11 @@ static const ctl_cmd_t commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: benangctl [GLOBAL OPTIONS] COMMAND [ARGS]\n"
-            "\n"
-            "The operator's command line for a benang hub.\n"
-            "\n"
-            "Commands:\n");
+    fprintf(f, "usage: benangctl [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+               "\n"
+               "The operator's command line for a benang hub.\n"
+               "\n"
+               "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
@@ -604,23 +627,37 @@ static void usage(FILE *f)
 /* Global options up to the command name; *cmd_at receives its index in argv. */
 static bn_status_t parse_global(ctl_t *ctl, int argc, char **argv, int *cmd_at, bn_error_t *err)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"endpoint", required_argument, NULL, 'e'},
-        {"ingest", required_argument, NULL, 'I'},  {"feed", required_argument, NULL, 'F'},
-        {"query", required_argument, NULL, 'Q'},   {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"endpoint", required_argument, NULL, 'e'},
+                                         {"ingest", required_argument, NULL, 'I'},
+                                         {"feed", required_argument, NULL, 'F'},
+                                         {"query", required_argument, NULL, 'Q'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
     opterr = 0;
     int c;
     char *end = NULL;
     long v;
     while ((c = getopt_long(argc, argv, "+:c:e:t:hV", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': ctl->config_path = optarg; ctl->config_given = true; break;
-        case 'e': ctl->endpoint = optarg; break;
-        case 'I': ctl->over[EP_INGEST] = optarg; break;
-        case 'F': ctl->over[EP_FEED] = optarg; break;
-        case 'Q': ctl->over[EP_QUERY] = optarg; break;
+        case 'c':
+            ctl->config_path = optarg;
+            ctl->config_given = true;
+            break;
+        case 'e':
+            ctl->endpoint = optarg;
+            break;
+        case 'I':
+            ctl->over[EP_INGEST] = optarg;
+            break;
+        case 'F':
+            ctl->over[EP_FEED] = optarg;
+            break;
+        case 'Q':
+            ctl->over[EP_QUERY] = optarg;
+            break;
         case 't':
             errno = 0;
             v = strtol(optarg, &end, 10);
@@ -630,9 +667,14 @@ static bn_status_t parse_global(ctl_t *ctl, int argc, char **argv, int *cmd_at, 
                                     optarg);
             ctl->timeout_ms = v == 0 ? 1 : (int)v; /* 0 would mean "the default" */
             break;
-        case 'h': ctl->help = true; break;
-        case 'V': ctl->version = true; break;
-        default: return bad_option(c, argv, err);
+        case 'h':
+            ctl->help = true;
+            break;
+        case 'V':
+            ctl->version = true;
+            break;
+        default:
+            return bad_option(c, argv, err);
         }
     }
     *cmd_at = optind;

@@ -204,8 +204,10 @@ typedef struct {
     char kind;         /* 'P' prefill, 'T' throughput: first char of source_id */
     unsigned run;      /* run tag: source_ids differ between runs on one hub */
     int idx;
-    uint64_t n; /* events to send */
-    uint64_t acked, t_first, t_last;
+    uint64_t n;             /* events to send */
+    _Atomic uint64_t acked; /* read by the main thread for progress */
+    atomic_bool done;
+    uint64_t t_first, t_last;
     int failed;
     char msg[480];
 } pub_t;
@@ -289,12 +291,37 @@ static void *pub_thread(void *arg)
             break;
         }
         replies++;
-        p->acked += res.reply ? res.reply->n_events : 1;
+        atomic_fetch_add(&p->acked, res.reply ? res.reply->n_events : 1);
         p->t_last = last_progress = now;
     }
     bn_publisher_destroy(&pub);
     bn_bench__tmpl_free(&t);
+    atomic_store(&p->done, true);
     return NULL;
+}
+
+/* A line on stderr every 10 s until every publisher is done. */
+static void progress(pub_t *ps, int k, char kind, uint64_t n)
+{
+    uint64_t t0 = bn_bench__now_ns(), shown = t0;
+    for (;;) {
+        int done = 0;
+        uint64_t acked = 0;
+        for (int i = 0; i < k; i++) {
+            done += atomic_load(&ps[i].done);
+            acked += atomic_load(&ps[i].acked);
+        }
+        if (done == k)
+            return;
+        uint64_t now = bn_bench__now_ns();
+        if (now - shown >= 10 * BN_BENCH_NS) {
+            fprintf(stderr, "bench: %s: %" PRIu64 " of %" PRIu64 " acked (%.0f/s so far)\n",
+                    kind == 'P' ? "prefill" : "throughput", acked, n,
+                    acked / ((double)(now - t0) / 1e9));
+            shown = now;
+        }
+        bn_bench__sleep_ms(20);
+    }
 }
 
 /* K threads publishing n events in total; *rate = acked/s from first send to
@@ -343,6 +370,7 @@ int bn_bench__publish(const bn_bench_opts_t *o, const char *endpoint, char kind,
     while (atomic_load(&ready) < started)
         bn_bench__sleep_ms(1);
     atomic_store(&go, true);
+    progress(ps, started, kind, n);
     uint64_t first = UINT64_MAX, last = 0;
     *acked = 0;
     for (int i = 0; i < started; i++) {
