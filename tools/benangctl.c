@@ -681,6 +681,57 @@ static bn_status_t parse_global(ctl_t *ctl, int argc, char **argv, int *cmd_at, 
     return BN_OK;
 }
 
+/* Is a one of the global options that take a value? *inline_value: "--x=v". */
+static bool is_global_with_value(const char *a, bool *inline_value)
+{
+    static const char *const names[] = {"--config", "--endpoint", "--ingest", "--feed",
+                                        "--query",  "--timeout",  "-c",       "-e",
+                                        "-t"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        size_t l = strlen(names[k]);
+        if (strncmp(a, names[k], l) == 0 && (a[l] == '\0' || (a[l] == '=' && l > 2))) {
+            *inline_value = a[l] == '=';
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Global options may also follow the command ("benangctl status --config X"):
+ * copy argv into out (argc + 1 slots) with those moved, values and all, in
+ * front of the command name, so one parser sees them. Command options never
+ * reuse the global option names. */
+static void hoist_globals(int argc, char **argv, char **out)
+{
+    int n = 0, i = 1;
+    bool inl;
+    out[n++] = argv[0];
+    for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
+        out[n++] = argv[i];
+        if (is_global_with_value(argv[i], &inl) && !inl && i + 1 < argc)
+            out[n++] = argv[++i];
+    }
+    int cmd = i, rest = n;
+    for (int j = cmd + 1; j < argc && strcmp(argv[j], "--") != 0; j++)
+        if (is_global_with_value(argv[j], &inl))
+            rest += (!inl && j + 1 < argc) ? 2 : 1, j += (!inl && j + 1 < argc);
+    /* rest - n globals follow the command; copy them, then the command and the others */
+    int g = n;
+    n = rest;
+    bool after_dashdash = false;
+    for (int j = cmd; j < argc; j++) {
+        after_dashdash = after_dashdash || strcmp(argv[j], "--") == 0;
+        if (j > cmd && !after_dashdash && is_global_with_value(argv[j], &inl)) {
+            out[g++] = argv[j];
+            if (!inl && j + 1 < argc)
+                out[g++] = argv[++j];
+        } else {
+            out[n++] = argv[j];
+        }
+    }
+    out[n] = NULL;
+}
+
 static bn_status_t run(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
 {
     int at = 0;
@@ -710,8 +761,15 @@ int main(int argc, char **argv)
     ctl_t ctl = {.config_path = BN_CONFIG_DEFAULT_PATH, .timeout_ms = 10000};
     bn_error_t err;
     bn_error_clear(&err);
-    bn_status_t st = run(&ctl, argc, argv, &err);
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args) {
+        fprintf(stderr, "benangctl: out of memory\n");
+        return 1;
+    }
+    hoist_globals(argc, argv, args);
+    bn_status_t st = run(&ctl, argc, args, &err);
     bn_config_destroy(&ctl.cfg);
+    free(args);
     fflush(stdout);
     if (st == BN_OK)
         return 0;
