@@ -111,12 +111,10 @@ static void send_reply(bn_hub_t *h, bn_req_t *r)
     rep.status = bn_status_to_wire(r->status);
     Benang__V1__EventAck *acks = NULL, **ackp = NULL;
     size_t n = (r->status == BN_OK || r->status == BN_DUPLICATE) ? r->events.len : 0;
-    char(*ids)[37] = NULL;
     if (n) {
         acks = calloc(n, sizeof *acks);
         ackp = calloc(n, sizeof *ackp);
-        ids = calloc(n, sizeof *ids);
-        if (!acks || !ackp || !ids) {
+        if (!acks || !ackp) {
             n = 0;
             rep.status = bn_status_to_wire(BN_INTERNAL);
             rep.error = "out of memory building the reply; the events were stored";
@@ -124,9 +122,8 @@ static void send_reply(bn_hub_t *h, bn_req_t *r)
     }
     for (size_t i = 0; i < n; i++) {
         benang__v1__event_ack__init(&acks[i]);
-        bn_event_id_for(h->cfg->hub_id, r->results[i].seq, ids[i]);
         acks[i].seq = r->results[i].seq;
-        acks[i].event_id = ids[i];
+        acks[i].event_id = r->results[i].event_id;
         acks[i].duplicate = r->results[i].duplicate;
         acks[i].supersedes_seq = r->results[i].supersedes_seq;
         acks[i].source_id = r->events.items[i]->source_id;
@@ -151,14 +148,13 @@ static void send_reply(bn_hub_t *h, bn_req_t *r)
     }
     free(acks);
     free(ackp);
-    free(ids);
 }
 
 static void publish(bn_hub_t *h, bn_req_t *r)
 {
     for (size_t i = 0; i < r->events.len; i++) {
         bn_event_result_t *res = &r->results[i];
-        if (!res->packed)
+        if (!res->stored)
             continue;
         zmq_send(h->feed, res->topic, strlen(res->topic), ZMQ_SNDMORE);
         zmq_send(h->feed, res->packed, res->packed_len, 0);
@@ -174,9 +170,11 @@ static void log_refusal(const bn_req_t *r, const char *agency)
            bn_log_quote(r->err.msg, qm, sizeof qm));
 }
 
-/* One request from the ingest socket: refuse at once, or add to the gathering batch. */
-static void take_request(bn_hub_t *h)
+/* One request from the ingest socket: refuse at once, or add to the gathering
+ * batch. False when no request was waiting. */
+static bool take_request(bn_hub_t *h, const char *stamp)
 {
+    bool got = false;
     zmq_msg_t env[2], body;
     zmq_msg_init(&env[0]);
     zmq_msg_init(&env[1]);
@@ -184,6 +182,7 @@ static void take_request(bn_hub_t *h)
     int n_env = 0, n_body = 0;
     if (bn_recv_routed(h->ingest, env, &n_env, &body, &n_body) != 0)
         goto done;
+    got = true;
     h->n_requests++;
     bn_req_t *r = bn_req_new(&env[0], n_env == 2);
     if (!r)
@@ -194,7 +193,7 @@ static void take_request(bn_hub_t *h)
                                  "routing id, got %d",
                                  n_body);
     } else {
-        bn_ingest_prepare(h->cfg, h->pseudo, zmq_msg_data(&body), zmq_msg_size(&body), r);
+        bn_ingest_prepare(h->cfg, h->pseudo, stamp, zmq_msg_data(&body), zmq_msg_size(&body), r);
     }
     if (r->status != BN_OK) {
         h->n_refused++;
@@ -210,6 +209,7 @@ done:
     zmq_msg_close(&env[0]);
     zmq_msg_close(&env[1]);
     zmq_msg_close(&body);
+    return got;
 }
 
 static void finish_batch(bn_hub_t *h, bn_batch_t *b)
@@ -271,12 +271,11 @@ bn_status_t bn_hub_run(bn_hub_t *h, const volatile sig_atomic_t *stop, bn_error_
             return zfail(err, NULL, "poll");
         if (items[0].revents & ZMQ_POLLIN)
             collect(h, false);
+        char stamp[64];
+        bn_ingest_stamp(stamp);
         for (int i = 0; i < MAX_DRAIN && h->gather->n_events < h->cfg->max_batch_events; i++) {
-            int ev = 0;
-            size_t sz = sizeof ev;
-            if (zmq_getsockopt(h->ingest, ZMQ_EVENTS, &ev, &sz) != 0 || !(ev & ZMQ_POLLIN))
+            if (!take_request(h, stamp))
                 break;
-            take_request(h);
             if (!h->writer_busy && h->gather->len > 0 && (i & 63) == 63)
                 break; /* let an idle writer start early */
         }

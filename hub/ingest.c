@@ -22,7 +22,7 @@ static const char *shown(const char *s, char *buf, size_t size)
     return buf;
 }
 
-static void now_rfc3339(char out[64])
+void bn_ingest_stamp(char out[64])
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -30,6 +30,21 @@ static void now_rfc3339(char out[64])
     gmtime_r(&ts.tv_sec, &tm);
     snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000) % 1000000);
+}
+
+/* a.b.c into out (size 200): the topic, without printf on the hot path. */
+static void make_topic(char out[200], const char *type, const char *sector, const char *agency)
+{
+    size_t a = strlen(type), b = strlen(sector), c = strlen(agency);
+    if (a + b + c + 3 > 200) { /* ids are bounded by the config; keep it safe anyway */
+        snprintf(out, 200, "%s.%s.%s", type, sector, agency);
+        return;
+    }
+    memcpy(out, type, a);
+    out[a] = '.';
+    memcpy(out + a + 1, sector, b);
+    out[a + 1 + b] = '.';
+    memcpy(out + a + b + 2, agency, c + 1);
 }
 
 static bn_status_t resolve(const bn_config_t *cfg, const Benang__V1__PublishRequest *pr,
@@ -84,14 +99,15 @@ static bn_status_t complete(const bn_config_t *cfg, const bn_pseudonym_t *pseudo
             (!cfg->store_nik && bn_pb_set_string(&sub->nik, "")))
             return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
     }
-    snprintf(res->topic, sizeof res->topic, "%s.%s.%s", ev->type, ev->sector, ev->agency);
+    make_topic(res->topic, ev->type, ev->sector, ev->agency);
     size_t len = benang__v1__event__get_packed_size(ev);
-    uint8_t *buf = malloc(len ? len : 1);
+    uint8_t *buf = malloc(len + BN_EVENT_TAIL_MAX);
     if (!buf)
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
     benang__v1__event__pack(ev, buf);
     crypto_generichash(res->hash, BN_STORE_HASH_LEN, buf, len, NULL, 0);
-    free(buf);
+    res->packed = buf;
+    res->packed_len = res->base_len = len;
     return BN_OK;
 }
 
@@ -102,15 +118,12 @@ static bn_status_t prepare_events(const bn_config_t *cfg, const bn_pseudonym_t *
     req->results = calloc(n, sizeof *req->results);
     if (!req->results)
         return bn_error_set(&req->err, BN_NOMEM, 0, NULL, "out of memory");
-    char stamp[64];
-    now_rfc3339(stamp);
+    req->n_results = n;
     for (size_t i = 0; i < n; i++) {
         Benang__V1__Event *ev = req->events.items[i];
         bn_status_t st = bn_event_validate(ev, &req->err);
         if (st == BN_OK)
             st = complete(cfg, pseudo, ag, ev, &req->results[i], &req->err);
-        if (st == BN_OK && bn_pb_set_string(&ev->recorded_at, stamp))
-            st = bn_error_set(&req->err, BN_NOMEM, 0, NULL, "out of memory");
         if (st != BN_OK) {
             if (n > 1) {
                 char pre[40];
@@ -124,9 +137,11 @@ static bn_status_t prepare_events(const bn_config_t *cfg, const bn_pseudonym_t *
 }
 
 bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
-                              const uint8_t *body, size_t len, bn_req_t *req)
+                              const char *recorded_at, const uint8_t *body, size_t len,
+                              bn_req_t *req)
 {
     bn_error_clear(&req->err);
+    snprintf(req->recorded_at, sizeof req->recorded_at, "%s", recorded_at);
     Benang__V1__PublishRequest *pr = benang__v1__publish_request__unpack(NULL, len, body);
     bn_status_t st;
     if (!pr) {

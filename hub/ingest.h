@@ -4,8 +4,10 @@
  * limit, runs the adapter, validates every event, then completes the
  * hub-owned fields: agency, sector, default area, type, the pseudonymous
  * subject_key (the NIK is cleared unless hub.store_nik), the topic and the
- * content hash used by the idempotency check (computed over the event
- * without seq, event_id, recorded_at and supersedes_seq), and recorded_at.
+ * content hash used by the idempotency check, computed over the event packed
+ * without seq, event_id, recorded_at and supersedes_seq (the writer appends
+ * those, see bn_event_result_t); recorded_at is the caller's stamp, taken once
+ * per loop turn rather than per request.
  * Runs on the ingest thread while the writer commits the previous batch.
  */
 #ifndef BN_INGEST_H
@@ -23,6 +25,10 @@
  * naming the problem: BN_BAD_REQUEST, BN_UNKNOWN_AGENCY, BN_UNKNOWN_ADAPTER,
  * BN_TOO_LARGE, BN_BAD_PAYLOAD, BN_INVALID_EVENT, BN_NOMEM. */
 bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
-                              const uint8_t *body, size_t len, bn_req_t *req);
+                              const char *recorded_at, const uint8_t *body, size_t len,
+                              bn_req_t *req);
+
+/* The current time as RFC 3339 UTC with microseconds ("2026-11-29T01:02:03.456789Z"). */
+void bn_ingest_stamp(char out[64]);
 
 #endif

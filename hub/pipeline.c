@@ -58,7 +58,7 @@ void bn_req_destroy(bn_req_t **self_p)
     bn_req_t *r = *self_p;
     zmq_msg_close(&r->identity);
     if (r->results)
-        for (size_t i = 0; i < r->events.len; i++)
+        for (size_t i = 0; i < r->n_results; i++)
             free(r->results[i].packed);
     free(r->results);
     bn_event_list_clear(&r->events);
@@ -80,10 +80,15 @@ void bn_event_id_for(const char *hub_id, uint64_t seq, char out[37])
     crypto_generichash_final(&st, h, sizeof h);
     h[6] = (unsigned char)((h[6] & 0x0f) | 0x80); /* UUID version 8: custom */
     h[8] = (unsigned char)((h[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0],
-             h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13],
-             h[14], h[15]);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) { /* on the hot path: no printf */
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[h[i] >> 4];
+        out[o++] = hex[h[i] & 15];
+    }
+    out[o] = '\0';
 }
 
 int bn_recv_routed(void *sock, zmq_msg_t env[2], int *n_env, zmq_msg_t *body, int *n_body)

@@ -20,14 +20,25 @@
 #include "benang/status.h"
 #include "store.h"
 
+/* Room the ingest thread leaves after the packed event for the writer's tail. */
+#define BN_EVENT_TAIL_MAX 128
+
 typedef struct {
     uint64_t seq;
     uint64_t supersedes_seq;
     bool duplicate;
+    bool stored;          /* a new version written by this request: publish it */
     uint8_t hash[BN_STORE_HASH_LEN];
     char topic[200];
-    uint8_t *packed; /* serialized Event as stored (new events only), malloc'ed */
+    char event_id[37];
+    /* The serialized Event. The ingest thread packs it without the hub-assigned
+     * seq, event_id, recorded_at and supersedes_seq (those bytes are what the
+     * content hash covers, base_len of them); the writer appends those fields
+     * as a tail, which protobuf parsers merge like any other field order.
+     * malloc'ed with BN_EVENT_TAIL_MAX bytes to spare. */
+    uint8_t *packed;
     size_t packed_len;
+    size_t base_len;
 } bn_event_result_t;
 
 typedef struct {
@@ -35,8 +46,10 @@ typedef struct {
     bool req_style;       /* a REQ peer: reply with the empty delimiter frame */
     uint64_t request_id;
     const char *agency;   /* borrowed from the config */
+    char recorded_at[64]; /* when the hub received it, RFC 3339 UTC */
     bn_event_list_t events;
-    bn_event_result_t *results; /* events.len entries */
+    bn_event_result_t *results; /* n_results == events.len entries */
+    size_t n_results;
     bn_status_t status;   /* set by ingest on refusal, by the writer otherwise */
     bn_error_t err;
 } bn_req_t;

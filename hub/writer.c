@@ -66,28 +66,54 @@ static bn_status_t flush_counts(bn_writer_t *w, bn_store_txn_t *t, bn_error_t *e
     return BN_OK;
 }
 
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        uint8_t c = v & 0x7f;
+        v >>= 7;
+        p[n++] = c | (v ? 0x80 : 0);
+    } while (v);
+    return n;
+}
+
+static size_t put_string_field(uint8_t *p, unsigned field, const char *s, size_t len)
+{
+    size_t n = put_varint(p, (uint64_t)field << 3 | 2);
+    n += put_varint(p + n, len);
+    memcpy(p + n, s, len);
+    return n + len;
+}
+
+/* Append the hub-assigned fields of benang.v1.Event (seq = 1, event_id = 2,
+ * recorded_at = 7, supersedes_seq = 11) after the packed base. */
+static void append_tail(bn_event_result_t *res, const char *recorded_at)
+{
+    uint8_t *p = res->packed + res->base_len;
+    size_t n = put_varint(p, 1 << 3 | 0);
+    n += put_varint(p + n, res->seq);
+    n += put_string_field(p + n, 2, res->event_id, 36);
+    n += put_string_field(p + n, 7, recorded_at, strlen(recorded_at));
+    if (res->supersedes_seq) {
+        n += put_varint(p + n, 11 << 3 | 0);
+        n += put_varint(p + n, res->supersedes_seq);
+    }
+    res->packed_len = res->base_len + n;
+}
+
 /* Store one new event version at the next seq. */
 static bn_status_t store_event(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
-                               Benang__V1__Event *ev, bn_event_result_t *res, bn_error_t *err)
+                               const char *recorded_at, Benang__V1__Event *ev,
+                               bn_event_result_t *res, bn_error_t *err)
 {
-    char id[37];
-    bn_event_id_for(w->cfg->hub_id, seq, id);
-    ev->seq = seq;
-    ev->supersedes_seq = res->supersedes_seq;
-    if (bn_pb_set_string(&ev->event_id, id) != BN_OK)
-        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
-    size_t len = benang__v1__event__get_packed_size(ev);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
-    benang__v1__event__pack(ev, buf);
-    res->packed = buf;
-    res->packed_len = len;
     res->seq = seq;
-    bn_status_t st = bn_store_append(t, seq, res->topic, buf, len, err);
+    bn_event_id_for(w->cfg->hub_id, seq, res->event_id);
+    append_tail(res, recorded_at);
+    bn_status_t st = bn_store_append(t, seq, res->topic, res->packed, res->packed_len, err);
     if (st == BN_OK)
         st = bn_store_idem_put(t, ev->agency, ev->type, ev->source_id, seq, res->hash, err);
     if (st == BN_OK) {
+        res->stored = true;
         count(w, "type", ev->type);
         count(w, "agency", ev->agency);
     }
@@ -108,13 +134,14 @@ static bn_status_t write_request(bn_writer_t *w, bn_store_txn_t *t, bn_req_t *r,
         if (st == BN_OK && memcmp(old_hash, res->hash, BN_STORE_HASH_LEN) == 0) {
             res->seq = old;
             res->duplicate = true;
+            bn_event_id_for(w->cfg->hub_id, old, res->event_id);
             dups++;
             continue;
         }
         if (st != BN_OK && st != BN_NOT_FOUND)
             return st;
         res->supersedes_seq = st == BN_OK ? old : 0;
-        if ((st = store_event(w, t, *head + 1, ev, res, err)) != BN_OK)
+        if ((st = store_event(w, t, *head + 1, r->recorded_at, ev, res, err)) != BN_OK)
             return st;
         (*head)++;
     }
@@ -127,11 +154,9 @@ static void reset_results(bn_batch_t *b)
     for (size_t i = 0; i < b->len; i++)
         for (size_t j = 0; j < b->reqs[i]->events.len; j++) {
             bn_event_result_t *res = &b->reqs[i]->results[j];
-            free(res->packed);
-            res->packed = NULL;
-            res->packed_len = 0;
+            res->packed_len = res->base_len;
             res->seq = res->supersedes_seq = 0;
-            res->duplicate = false;
+            res->duplicate = res->stored = false;
         }
 }
 
