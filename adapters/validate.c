@@ -22,15 +22,6 @@
 
 /* ---- small lexical helpers ------------------------------------------------ */
 
-/* A path into out; cutting a long path short is intended, so no truncation check. */
-static void path_fmt(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-}
-
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -156,52 +147,82 @@ static void instant(const char *s, bool as_end, int64_t *secs, long *ns)
 
 /* ---- UTF-8 and generic string checks --------------------------------------- */
 
-static bn_status_t check_string(const char *s, const char *path, bn_error_t *err)
+/* The place of a field being checked, as a chain of segments from the root.
+ * The path text is only built when there is an error to report: checking
+ * every string of every event is on the hub's hot path. */
+typedef struct seg {
+    const struct seg *parent;
+    const char *name; /* field name, or NULL for an index */
+    size_t index;
+} seg_t;
+
+static size_t seg_format(const seg_t *sg, char *out, size_t size)
+{
+    if (!sg)
+        return 0;
+    size_t n = seg_format(sg->parent, out, size);
+    if (n >= size)
+        return n;
+    int w = sg->name ? snprintf(out + n, size - n, "%s%s", n ? "." : "", sg->name)
+                     : snprintf(out + n, size - n, "[%zu]", sg->index);
+    return n + (w > 0 ? (size_t)w : 0);
+}
+
+static bn_status_t string_error(const seg_t *at, bn_error_t *err, const char *what, size_t n)
+{
+    char path[192] = "";
+    seg_format(at, path, sizeof path);
+    if (n)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, path, "string is %zu bytes; at most %d allowed",
+                            n, BN_VALIDATE_MAX_STRING);
+    return bn_error_set(err, BN_INVALID_EVENT, 0, path, "%s", what);
+}
+
+static bn_status_t check_string(const char *s, const seg_t *at, bn_error_t *err)
 {
     if (!s)
         return BN_OK;
     size_t n = strlen(s);
     if (n > BN_VALIDATE_MAX_STRING)
-        return bn_error_set(err, BN_INVALID_EVENT, 0, path,
-                            "string is %zu bytes; at most %d allowed", n, BN_VALIDATE_MAX_STRING);
+        return string_error(at, err, NULL, n);
     if (!bn_utf8_valid(s, n))
-        return bn_error_set(err, BN_INVALID_EVENT, 0, path, "string is not valid UTF-8");
+        return string_error(at, err, "string is not valid UTF-8", 0);
     return BN_OK;
 }
 
-static bn_status_t check_msg(const ProtobufCMessage *msg, const char *path, int depth,
+static bn_status_t check_msg(const ProtobufCMessage *msg, const seg_t *at, int depth,
                              bn_error_t *err);
 
 static bn_status_t check_field(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
-                               const char *path, int depth, bn_error_t *err)
+                               const seg_t *at, int depth, bn_error_t *err)
 {
     const char *base = (const char *)msg;
     bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
     size_t n = repeated ? *(const size_t *)(base + f->quantifier_offset) : 1;
-    const void *at = base + f->offset;
+    const void *items = base + f->offset;
     if (repeated)
-        at = *(void *const *)at;
-    for (size_t i = 0; at && i < n; i++) {
-        char p[192];
-        if (repeated)
-            path_fmt(p, sizeof p, "%s[%zu]", path, i);
-        else
-            path_fmt(p, sizeof p, "%s", path);
-        const void *item = ((const void *const *)at)[i];
+        items = *(void *const *)items;
+    for (size_t i = 0; items && i < n; i++) {
+        seg_t idx = {at, NULL, i};
+        const seg_t *here = repeated ? &idx : at;
+        const void *item = ((const void *const *)items)[i];
         bn_status_t st = f->type == PROTOBUF_C_TYPE_STRING
-                             ? check_string(item, p, err)
-                             : (item ? check_msg(item, p, depth + 1, err) : BN_OK);
+                             ? check_string(item, here, err)
+                             : (item ? check_msg(item, here, depth + 1, err) : BN_OK);
         if (st != BN_OK)
             return st;
     }
     return BN_OK;
 }
 
-static bn_status_t check_msg(const ProtobufCMessage *msg, const char *path, int depth,
+static bn_status_t check_msg(const ProtobufCMessage *msg, const seg_t *at, int depth,
                              bn_error_t *err)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MAX_DEPTH) {
+        char path[192] = "";
+        seg_format(at, path, sizeof path);
         return bn_error_set(err, BN_INVALID_EVENT, 0, path, "messages nested too deeply");
+    }
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -210,9 +231,8 @@ static bn_status_t check_msg(const ProtobufCMessage *msg, const char *path, int 
         if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             *(const uint32_t *)((const char *)msg + f->quantifier_offset) != f->id)
             continue;
-        char p[192];
-        path_fmt(p, sizeof p, "%s%s%s", path, *path ? "." : "", f->name);
-        bn_status_t st = check_field(msg, f, p, depth, err);
+        seg_t field = {at, f->name, 0};
+        bn_status_t st = check_field(msg, f, &field, depth, err);
         if (st != BN_OK)
             return st;
     }
@@ -223,7 +243,7 @@ bn_status_t bn_message_check_strings(const ProtobufCMessage *msg, bn_error_t *er
 {
     if (!msg)
         return BN_OK;
-    return check_msg(msg, "", 0, err);
+    return check_msg(msg, NULL, 0, err);
 }
 
 bn_status_t bn_pb_set_string(char **field, const char *val)

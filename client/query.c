@@ -8,9 +8,16 @@
  *
  * Ownership: the last decoded QueryReply belongs to the query object; the
  * FetchReply or StatusReply pointers handed out point into it and stay valid
- * until the next call on the object or bn_query_destroy().
+ * until the next call on the object or bn_query_destroy(). A raw fetch keeps
+ * the received frame instead and hands out pointers into it.
+ *
+ * The raw fetch reads the reply with a few lines of protobuf wire-format
+ * walking (varints and length-delimited fields) instead of protobuf-c's
+ * unpack, which would allocate every string of every event: replaying a log
+ * is then limited by the hub and the network, not by the client's malloc.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "benang/client.h"
 #include "wire.h"
@@ -21,6 +28,10 @@ struct bn_query {
     int timeout_ms;
     uint64_t next_id;
     Benang__V1__QueryReply *reply; /* the last decoded reply, owned */
+    zmq_msg_t raw;                 /* the last raw fetch reply frame, owned */
+    bool raw_held;
+    bn_raw_event_t *raw_events;    /* pointers into raw */
+    size_t raw_cap;
 };
 
 bn_status_t bn_query_new(bn_query_t **out, const char *endpoint, const bn_client_options_t *opts,
@@ -50,6 +61,9 @@ void bn_query_destroy(bn_query_t **self_p)
     bn_query_t *q = *self_p;
     if (q->reply)
         benang__v1__query_reply__free_unpacked(q->reply, NULL);
+    if (q->raw_held)
+        zmq_msg_close(&q->raw);
+    free(q->raw_events);
     if (q->sock)
         zmq_close(q->sock);
     bn_wire__context_close(&q->zc);
@@ -140,5 +154,197 @@ bn_status_t bn_query_status(bn_query_t *q, const Benang__V1__StatusReply **reply
     bn_status_t st = roundtrip(q, &req, BENANG__V1__QUERY_REPLY__RESULT_STATUS_REPLY, err);
     if (st == BN_OK)
         *reply = q->reply->status_reply;
+    return st;
+}
+
+/* ---- raw fetch ------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *p, *end;
+} rd_t;
+
+static bool rd_varint(rd_t *r, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && r->p < r->end; shift += 7) {
+        uint8_t c = *r->p++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* Next field: its number, wire type, and for wire type 2 its bytes; skips
+ * fixed-size values. False at the end or on malformed input (*bad set). */
+static bool rd_field(rd_t *r, uint32_t *num, uint64_t *val, const uint8_t **data, size_t *len,
+                     bool *bad)
+{
+    uint64_t key;
+    if (r->p >= r->end)
+        return false;
+    if (!rd_varint(r, &key))
+        return !(*bad = true);
+    *num = (uint32_t)(key >> 3);
+    switch (key & 7) {
+    case 0:
+        return rd_varint(r, val) || !(*bad = true);
+    case 1:
+    case 5: {
+        size_t n = (key & 7) == 1 ? 8 : 4;
+        if ((size_t)(r->end - r->p) < n)
+            return !(*bad = true);
+        r->p += n;
+        *val = 0;
+        return true;
+    }
+    case 2:
+        if (!rd_varint(r, val) || *val > (uint64_t)(r->end - r->p))
+            return !(*bad = true);
+        *data = r->p;
+        *len = (size_t)*val;
+        r->p += *len;
+        return true;
+    default:
+        return !(*bad = true);
+    }
+}
+
+static uint64_t event_seq(const uint8_t *data, size_t len)
+{
+    rd_t r = {data, data + len};
+    uint32_t num;
+    uint64_t v, seq = 0;
+    const uint8_t *d;
+    size_t l;
+    bool bad = false;
+    while (rd_field(&r, &num, &v, &d, &l, &bad))
+        if (num == 1)
+            seq = v; /* the last occurrence wins, as in any protobuf parser */
+    return seq;
+}
+
+static bn_status_t push_raw(bn_query_t *q, size_t n, const uint8_t *d, size_t l, bn_error_t *err)
+{
+    if (n == q->raw_cap) {
+        size_t cap = q->raw_cap ? q->raw_cap * 2 : 1024;
+        bn_raw_event_t *ne = realloc(q->raw_events, cap * sizeof *ne);
+        if (!ne)
+            return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+        q->raw_events = ne;
+        q->raw_cap = cap;
+    }
+    q->raw_events[n] = (bn_raw_event_t){event_seq(d, l), d, l};
+    return BN_OK;
+}
+
+/* Walk FetchReply bytes into q->raw_events. */
+static bn_status_t parse_fetch(bn_query_t *q, const uint8_t *p, size_t n, size_t *n_events,
+                               uint64_t *head, uint64_t *next, bn_error_t *err)
+{
+    rd_t r = {p, p + n};
+    uint32_t num;
+    uint64_t v;
+    const uint8_t *d;
+    size_t l;
+    bool bad = false;
+    *n_events = 0;
+    while (rd_field(&r, &num, &v, &d, &l, &bad)) {
+        if (num == 1) {
+            bn_status_t st = push_raw(q, *n_events, d, l, err);
+            if (st != BN_OK)
+                return st;
+            (*n_events)++;
+        } else if (num == 2) {
+            *head = v;
+        } else if (num == 3) {
+            *next = v;
+        }
+    }
+    return bad ? bn_error_set(err, BN_PROTOCOL, 0, "reply", "malformed FetchReply") : BN_OK;
+}
+
+/* Walk QueryReply bytes: request id, status, error text, and the fetch result. */
+static bn_status_t parse_query_reply(bn_query_t *q, uint64_t id, size_t *n_events,
+                                     uint64_t *head, uint64_t *next, bool *other, bn_error_t *err)
+{
+    rd_t r = {zmq_msg_data(&q->raw), (const uint8_t *)zmq_msg_data(&q->raw) + zmq_msg_size(&q->raw)};
+    uint32_t num;
+    uint64_t v, rid = 0, wire = 0;
+    const uint8_t *d, *fetch = NULL, *msg = NULL, *path = NULL;
+    size_t l, fetch_len = 0, msg_len = 0, path_len = 0;
+    bool bad = false;
+    while (rd_field(&r, &num, &v, &d, &l, &bad)) {
+        if (num == 1)
+            rid = v;
+        else if (num == 2)
+            wire = v;
+        else if (num == 3)
+            msg = d, msg_len = l;
+        else if (num == 4)
+            path = d, path_len = l;
+        else if (num == 5)
+            fetch = d, fetch_len = l;
+    }
+    if (bad)
+        return bn_error_set(err, BN_PROTOCOL, 0, "reply", "reply is not a benang.v1.QueryReply");
+    *other = rid != id && rid != 0;
+    if (*other)
+        return BN_OK;
+    bn_status_t st = bn_status_from_wire((int)wire);
+    if (st != BN_OK) {
+        char w[160];
+        snprintf(w, sizeof w, "%.*s", (int)(path_len < 159 ? path_len : 159),
+                 path ? (const char *)path : "");
+        return bn_error_set(err, st, (int)wire, w, "%.*s", (int)(msg_len < 300 ? msg_len : 300),
+                            msg ? (const char *)msg : "");
+    }
+    if (!fetch)
+        return bn_error_set(err, BN_PROTOCOL, 0, "reply", "QueryReply has no fetch result");
+    return parse_fetch(q, fetch, fetch_len, n_events, head, next, err);
+}
+
+bn_status_t bn_query_fetch_raw(bn_query_t *q, uint64_t from_seq, uint64_t to_seq,
+                               uint32_t max_events, const char *const *prefixes, size_t n_prefixes,
+                               const bn_raw_event_t **events, size_t *n_events, uint64_t *head_seq,
+                               uint64_t *next_seq, bn_error_t *err)
+{
+    *events = NULL;
+    *n_events = 0;
+    if (n_prefixes && !prefixes)
+        return bn_error_set(err, BN_USAGE, 0, "prefixes", "prefixes is NULL");
+    if (q->raw_held)
+        zmq_msg_close(&q->raw);
+    q->raw_held = false;
+    Benang__V1__FetchRequest f = BENANG__V1__FETCH_REQUEST__INIT;
+    f.from_seq = from_seq;
+    f.to_seq = to_seq;
+    f.max_events = max_events;
+    f.topic_prefixes = (char **)prefixes;
+    f.n_topic_prefixes = n_prefixes;
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_FETCH;
+    req.fetch = &f;
+    req.request_id = q->next_id++;
+    bn_status_t st = bn_wire__send_pb(q->sock, &req.base, 0, "QueryRequest", err);
+    int64_t deadline = bn_wire__deadline(q->timeout_ms);
+    while (st == BN_OK) {
+        st = bn_wire__recv_body(q->sock, deadline, &q->raw, err);
+        q->raw_held = true;
+        if (st != BN_OK)
+            break;
+        bool other = false;
+        uint64_t head = 0, next = 0;
+        st = parse_query_reply(q, req.request_id, n_events, &head, &next, &other, err);
+        if (st == BN_OK && !other) {
+            *events = q->raw_events;
+            *head_seq = head;
+            *next_seq = next;
+            return BN_OK;
+        }
+        zmq_msg_close(&q->raw); /* a late answer to an earlier request, or an error */
+        q->raw_held = false;
+    }
+    *n_events = 0;
     return st;
 }

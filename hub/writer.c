@@ -18,6 +18,7 @@
 #include "validate.h"
 
 #define MAX_COUNT_KEYS 64
+static const char KIND_TYPE[] = "type", KIND_AGENCY[] = "agency";
 
 struct bn_writer {
     void *pipe;
@@ -26,7 +27,8 @@ struct bn_writer {
     pthread_t thread;
     bool started;
     struct {
-        char key[160];
+        const char *kind; /* KIND_TYPE or KIND_AGENCY */
+        char name[160];
         uint64_t n;
     } counts[MAX_COUNT_KEYS];
     size_t n_counts;
@@ -41,17 +43,18 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* counts[kind:name]++ for the batch; kind is one of two static strings, so
+ * compare it by pointer. The key text is only built at flush time. */
 static void count(bn_writer_t *w, const char *kind, const char *name)
 {
-    char key[160];
-    snprintf(key, sizeof key, "%s:%s", kind, name);
     for (size_t i = 0; i < w->n_counts; i++)
-        if (strcmp(w->counts[i].key, key) == 0) {
+        if (w->counts[i].kind == kind && strcmp(w->counts[i].name, name) == 0) {
             w->counts[i].n++;
             return;
         }
-    if (w->n_counts < MAX_COUNT_KEYS) {
-        memcpy(w->counts[w->n_counts].key, key, sizeof key);
+    if (w->n_counts < MAX_COUNT_KEYS && strlen(name) < sizeof w->counts[0].name) {
+        w->counts[w->n_counts].kind = kind;
+        strcpy(w->counts[w->n_counts].name, name);
         w->counts[w->n_counts++].n = 1;
     }
 }
@@ -59,7 +62,9 @@ static void count(bn_writer_t *w, const char *kind, const char *name)
 static bn_status_t flush_counts(bn_writer_t *w, bn_store_txn_t *t, bn_error_t *err)
 {
     for (size_t i = 0; i < w->n_counts; i++) {
-        bn_status_t st = bn_store_count_add(t, w->counts[i].key, w->counts[i].n, err);
+        char key[200];
+        snprintf(key, sizeof key, "%s:%s", w->counts[i].kind, w->counts[i].name);
+        bn_status_t st = bn_store_count_add(t, key, w->counts[i].n, err);
         if (st != BN_OK)
             return st;
     }
@@ -114,8 +119,8 @@ static bn_status_t store_event(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
         st = bn_store_idem_put(t, ev->agency, ev->type, ev->source_id, seq, res->hash, err);
     if (st == BN_OK) {
         res->stored = true;
-        count(w, "type", ev->type);
-        count(w, "agency", ev->agency);
+        count(w, KIND_TYPE, ev->type);
+        count(w, KIND_AGENCY, ev->agency);
     }
     return st;
 }

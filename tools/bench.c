@@ -386,7 +386,7 @@ int main(int argc, char **argv)
                          .lat_rate = 10000,
                          .lat_seconds = 3};
     if (parse_opts(argc, argv, &o) != 0) {
-        usage(stderr);
+        fprintf(stderr, "Try 'benang-bench --help'.\n");
         return 2;
     }
     if (!o.hub_bin)
@@ -421,8 +421,9 @@ int main(int argc, char **argv)
     if (!o.ingest) {
         bool started = r.pid > 0;
         x.hub_exit = bn_bench__hub_stop(&r);
-        if (started && x.hub_exit != 0) {
+        if (started && x.hub_exit != 0)
             fprintf(stderr, "bench: the hub exited with status %d\n", x.hub_exit);
+        if (started && (rc != 0 || x.hub_exit != 0)) {
             bn_bench__hub_log_dump(&r);
             rc = 1;
         }

@@ -92,6 +92,26 @@ bn_status_t bn_query_fetch(bn_query_t *q, uint64_t from_seq, uint64_t to_seq, ui
                            const char *const *prefixes, size_t n_prefixes,
                            const Benang__V1__FetchReply **reply, bn_error_t *err);
 
+/* One event of a raw fetch: its seq and its serialized benang.v1.Event bytes,
+ * pointing into the reply the query object holds. */
+typedef struct {
+    uint64_t seq;
+    const uint8_t *data;
+    size_t len;
+} bn_raw_event_t;
+
+/* As bn_query_fetch(), without decoding the events: *events[0..*n_events)
+ * point into the received reply and stay valid until the next call on q.
+ * For consumers that store, forward or filter events (replay into another
+ * store, a bridge) and decode only what they need
+ * (benang__v1__event__unpack on data/len). head_seq and next_seq as in
+ * FetchReply. Returns as bn_query_fetch(); BN_PROTOCOL when the reply is not
+ * well-formed protobuf. */
+bn_status_t bn_query_fetch_raw(bn_query_t *q, uint64_t from_seq, uint64_t to_seq,
+                               uint32_t max_events, const char *const *prefixes, size_t n_prefixes,
+                               const bn_raw_event_t **events, size_t *n_events, uint64_t *head_seq,
+                               uint64_t *next_seq, bn_error_t *err);
+
 /* Hub status; *reply owned by the library until the next call on q. */
 bn_status_t bn_query_status(bn_query_t *q, const Benang__V1__StatusReply **reply, bn_error_t *err);
 

@@ -139,6 +139,22 @@ static void test_fetch_and_status(bn_test_hub_t *h)
     CHECK(bn_query_fetch(q, 100, 0, 0, NULL, 0, &fr, &err) == BN_OK);
     CHECK(fr && fr->n_events == 0 && fr->head_seq == 6);
 
+    /* the raw fetch gives the same events, undecoded */
+    const bn_raw_event_t *raw = NULL;
+    size_t n_raw = 0;
+    uint64_t head = 0, next = 0;
+    CHECK(bn_query_fetch_raw(q, 2, 0, 0, pre, 1, &raw, &n_raw, &head, &next, &err) == BN_OK);
+    CHECK(n_raw == 1 && raw[0].seq == 6 && head == 6 && next == 7);
+    CHECK(bn_query_fetch_raw(q, 1, 0, 0, NULL, 0, &raw, &n_raw, &head, &next, &err) == BN_OK);
+    CHECK_EQ_U64(n_raw, 6);
+    for (size_t i = 0; i < n_raw; i++) {
+        CHECK_EQ_U64(raw[i].seq, i + 1);
+        Benang__V1__Event *ev = benang__v1__event__unpack(NULL, raw[i].len, raw[i].data);
+        CHECK(ev && ev->seq == i + 1 && strlen(ev->event_id) == 36);
+        if (ev)
+            benang__v1__event__free_unpacked(ev, NULL);
+    }
+
     const Benang__V1__StatusReply *sr = NULL;
     CHECK(bn_query_status(q, &sr, &err) == BN_OK);
     CHECK(sr && sr->head_seq == 6 && sr->events == 6);
