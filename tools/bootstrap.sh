@@ -2,7 +2,8 @@
 # bootstrap.sh: install what is missing on Debian, build, then run the hub or the tests.
 #
 #   tools/bootstrap.sh run    build (RelWithDebInfo) and start benang-hub on config/hub.yaml
-#   tools/bootstrap.sh test   build warnings-as-errors, run ctest; then the same under ASan+UBSan
+#   tools/bootstrap.sh test   build warnings-as-errors, run ctest; the same under ASan+UBSan;
+#                             then a short libFuzzer run of every fuzz target
 #
 # Safe to run again: apt-get only installs what is missing, builds are incremental.
 set -euo pipefail
@@ -47,6 +48,10 @@ test)
     build build-asan Asan -DBN_WERROR=ON
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure -j2 --timeout 900)
+    # libFuzzer smoke: 20 s per target from the seed corpora (long runs: docs/fuzzing.md).
+    CC=clang cmake -S . -B build-fuzz -DBN_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build build-fuzz -j"$jobs" --target fuzz_canonical fuzz_canonical_json fuzz_config fuzz_ingest
+    (cd build-fuzz && ctest -L fuzz --output-on-failure -j2)
     ;;
 *)
     echo "usage: tools/bootstrap.sh run|test" >&2
