@@ -26,7 +26,8 @@
 #define MAX_FILE (16u << 20) /* a hub.yaml larger than this is a mistake */
 #define GOT_MAX 64           /* how much of a bad value is echoed */
 
-typedef enum { T_STRING, T_ENUM, T_U32, T_U64, T_BOOL, T_LIST } row_type_t;
+/* T_NODE: a mapping kept as a bn_node_t tree for a module that knows its keys (adapters). */
+typedef enum { T_STRING, T_ENUM, T_U32, T_U64, T_BOOL, T_LIST, T_NODE } row_type_t;
 
 /* Returns NULL when s is acceptable, else what is wrong ("must match ..."). */
 typedef const char *(*check_fn)(const char *s);
@@ -131,6 +132,8 @@ static const row_t agency_rows[] = {
     {"sector", T_STRING, AG(sector), 0, NULL, 0, 1, 32, NULL, check_sector, true},
     {"area", T_STRING, AG(area), 0, "", 0, 0, 64, NULL, NULL, false},
     {"adapters", T_LIST, AG(adapters), AG(n_adapters), NULL, 0, 1, 64, NULL, NULL, true},
+    /* adapter name -> that adapter's settings; checked by the adapters themselves */
+    {"settings", T_NODE, AG(settings), 0, NULL, 0, 0, 0, NULL, NULL, false},
 };
 
 #define N_ROWS(t) (sizeof(t) / sizeof((t)[0]))
@@ -383,6 +386,68 @@ static bn_status_t set_list(const ctx_t *cx, const row_t *row, const yaml_node_t
     return BN_OK;
 }
 
+/* Copy a libyaml node and everything below it into a bn_node_t tree. */
+static bn_status_t copy_node(const ctx_t *cx, const yaml_node_t *y, int depth, bn_node_t **out)
+{
+    *out = NULL;
+    if (depth > 32)
+        return fail_at(cx, y, "settings nested deeper than 32 levels");
+    bn_node_kind_t kind = y->type == YAML_MAPPING_NODE    ? BN_NODE_MAP
+                          : y->type == YAML_SEQUENCE_NODE ? BN_NODE_SEQ
+                                                          : BN_NODE_SCALAR;
+    bn_node_t *n = bn_node_new(kind, cx->name, (unsigned)y->start_mark.line + 1,
+                               (unsigned)y->start_mark.column + 1);
+    if (!n)
+        return nomem(cx->err);
+    bn_status_t st = BN_OK;
+    if (kind == BN_NODE_SCALAR) {
+        if (!(n->scalar = strndup((const char *)y->data.scalar.value, y->data.scalar.length)))
+            st = nomem(cx->err);
+    } else if (kind == BN_NODE_SEQ) {
+        for (yaml_node_item_t *i = y->data.sequence.items.start;
+             st == BN_OK && i < y->data.sequence.items.top; i++) {
+            bn_node_t *child = NULL;
+            st = copy_node(cx, yaml_document_get_node(cx->doc, *i), depth + 1, &child);
+            if (st == BN_OK && !bn_node_add(n, NULL, &child))
+                st = nomem(cx->err);
+            bn_node_destroy(&child);
+        }
+    } else {
+        for (yaml_node_pair_t *p = y->data.mapping.pairs.start;
+             st == BN_OK && p < y->data.mapping.pairs.top; p++) {
+            const yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+            if (k->type != YAML_SCALAR_NODE) {
+                bn_node_destroy(&n);
+                return fail_at(cx, k, "keys must be plain names");
+            }
+            const char *key = (const char *)k->data.scalar.value;
+            if (bn_node_get(n, key)) {
+                bn_node_destroy(&n);
+                return fail_at(cx, k, "%.*s: duplicate key", GOT_MAX, key);
+            }
+            bn_node_t *child = NULL;
+            st = copy_node(cx, yaml_document_get_node(cx->doc, p->value), depth + 1, &child);
+            if (st == BN_OK && !bn_node_add(n, key, &child))
+                st = nomem(cx->err);
+            bn_node_destroy(&child);
+        }
+    }
+    if (st != BN_OK)
+        bn_node_destroy(&n);
+    *out = n;
+    return st;
+}
+
+static bn_status_t set_node(const ctx_t *cx, const row_t *row, const yaml_node_t *node,
+                            const char *path, void *base)
+{
+    if (node->type != YAML_MAPPING_NODE)
+        return fail_at(cx, node, "%s: expected a mapping (got %s)", path, kind_name(node));
+    bn_node_t **slot = (bn_node_t **)((char *)base + row->off);
+    bn_node_destroy(slot);
+    return copy_node(cx, node, 0, slot);
+}
+
 static bn_status_t set_row(const ctx_t *cx, const row_t *row, const yaml_node_t *node,
                            const char *path, void *base)
 {
@@ -398,6 +463,8 @@ static bn_status_t set_row(const ctx_t *cx, const row_t *row, const yaml_node_t 
         return set_bool(cx, row, node, path, base);
     case T_LIST:
         return set_list(cx, row, node, path, base);
+    case T_NODE:
+        return set_node(cx, row, node, path, base);
     }
     return bn_error_set(cx->err, BN_INTERNAL, 0, NULL, "bad config row type");
 }
@@ -439,6 +506,8 @@ static void free_rows(const row_t *rows, size_t n, void *base)
             free(*field);
         else if (rows[i].type == T_LIST)
             free_list((char **)*field, *(size_t *)((char *)base + rows[i].off_n));
+        else if (rows[i].type == T_NODE)
+            bn_node_destroy((bn_node_t **)field);
     }
 }
 
@@ -673,6 +742,7 @@ bn_status_t bn_config_load_string(bn_config_t **out, const char *name, const cha
         st = nomem(err);
         goto fail;
     }
+    cx.name = c->path; /* settings nodes point at it: it lives as long as the config */
     st = apply_defaults(hub_rows, N_ROWS(hub_rows), c, err);
     if (st == BN_OK)
         st = apply_defaults(endpoint_rows, N_ROWS(endpoint_rows), c, err);

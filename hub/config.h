@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "benang/node.h"
 #include "benang/status.h"
 
 #define BN_CONFIG_DEFAULT_PATH "config/hub.yaml"
@@ -27,6 +28,7 @@ typedef struct {
     char *area;          /* default area code of its events, may be "" */
     char **adapters;     /* allowed adapter names, adapters[0] is the default */
     size_t n_adapters;
+    bn_node_t *settings; /* `settings:` mapping adapter name -> its settings, or NULL */
 } bn_agency_conf_t;
 
 typedef struct {

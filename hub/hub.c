@@ -32,6 +32,7 @@ struct bn_hub {
     void *ingest, *feed, *pipe;
     bn_store_t *store;
     bn_pseudonym_t *pseudo;
+    bn_bindings_t *bindings;
     bn_writer_t *writer;
     bn_query_service_t *query;
     bn_batch_t *gather;  /* requests accepted, waiting for the writer */
@@ -89,7 +90,9 @@ bn_status_t bn_hub_new(bn_hub_t **out, const bn_config_t *cfg, bn_error_t *err)
     bn_store_options_t so = {.dir = cfg->data_dir,
                              .map_size = cfg->map_size_mb << 20,
                              .nosync = cfg->durability == BN_DURABILITY_BUFFERED};
-    bn_status_t st = bn_store_open(&h->store, &so, err);
+    bn_status_t st = bn_bindings_new(&h->bindings, cfg, err);
+    if (st == BN_OK)
+        st = bn_store_open(&h->store, &so, err);
     if (st == BN_OK)
         st = bn_pseudonym_new(&h->pseudo, cfg->key_file, err);
     if (st == BN_OK && !(h->zctx = zmq_ctx_new()))
@@ -193,7 +196,8 @@ static bool take_request(bn_hub_t *h, const char *stamp)
                                  "routing id, got %d",
                                  n_body);
     } else {
-        bn_ingest_prepare(h->cfg, h->pseudo, stamp, zmq_msg_data(&body), zmq_msg_size(&body), r);
+        bn_ingest_prepare(h->cfg, h->bindings, h->pseudo, stamp, zmq_msg_data(&body),
+                          zmq_msg_size(&body), r);
     }
     if (r->status != BN_OK) {
         h->n_refused++;
@@ -314,6 +318,7 @@ void bn_hub_destroy(bn_hub_t **self_p)
         zmq_ctx_term(h->zctx);
     bn_batch_destroy(&h->gather);
     bn_pseudonym_destroy(&h->pseudo);
+    bn_bindings_destroy(&h->bindings);
     bn_store_destroy(&h->store);
     free(h);
     *self_p = NULL;

@@ -47,9 +47,9 @@ static void make_topic(char out[200], const char *type, const char *sector, cons
     memcpy(out + a + b + 2, agency, c + 1);
 }
 
-static bn_status_t resolve(const bn_config_t *cfg, const Benang__V1__PublishRequest *pr,
-                           const bn_agency_conf_t **agency, const bn_adapter_ops_t **ops,
-                           bn_error_t *err)
+static bn_status_t resolve(const bn_config_t *cfg, const bn_bindings_t *bindings,
+                           const Benang__V1__PublishRequest *pr, const bn_agency_conf_t **agency,
+                           const bn_adapter_ops_t **ops, const void **settings, bn_error_t *err)
 {
     char a[80], b[80];
     *agency = bn_config_agency(cfg, pr->agency);
@@ -58,14 +58,14 @@ static bn_status_t resolve(const bn_config_t *cfg, const Benang__V1__PublishRequ
                             "agency \"%s\" is not configured on this hub",
                             shown(pr->agency, a, sizeof a));
     const char *name = pr->adapter && *pr->adapter ? pr->adapter : (*agency)->adapters[0];
-    *ops = bn_adapter_find(name);
-    if (!*ops)
-        return bn_error_set(err, BN_UNKNOWN_ADAPTER, 0, "adapter", "no adapter named \"%s\"",
-                            shown(name, a, sizeof a));
-    if (!bn_agency_allows(*agency, name))
+    if (bn_bindings_resolve(bindings, *agency, name, ops, settings, err) != BN_OK) {
+        if (!bn_adapter_find(name))
+            return bn_error_set(err, BN_UNKNOWN_ADAPTER, 0, "adapter",
+                                "no adapter named \"%s\"", shown(name, a, sizeof a));
         return bn_error_set(err, BN_UNKNOWN_ADAPTER, 0, "adapter",
                             "adapter \"%s\" is not allowed for agency \"%s\"",
                             shown(name, a, sizeof a), shown((*agency)->id, b, sizeof b));
+    }
     if (pr->payload.len > cfg->max_payload_bytes)
         return bn_error_set(err, BN_TOO_LARGE, 0, "payload",
                             "payload is %zu bytes; hub.max_payload_bytes is %llu",
@@ -136,9 +136,9 @@ static bn_status_t prepare_events(const bn_config_t *cfg, const bn_pseudonym_t *
     return BN_OK;
 }
 
-bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
-                              const char *recorded_at, const uint8_t *body, size_t len,
-                              bn_req_t *req)
+bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_bindings_t *bindings,
+                              const bn_pseudonym_t *pseudo, const char *recorded_at,
+                              const uint8_t *body, size_t len, bn_req_t *req)
 {
     bn_error_clear(&req->err);
     snprintf(req->recorded_at, sizeof req->recorded_at, "%s", recorded_at);
@@ -152,10 +152,11 @@ bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_pseudonym_t *pseu
     req->request_id = pr->request_id;
     const bn_agency_conf_t *ag = NULL;
     const bn_adapter_ops_t *ops = NULL;
-    if ((st = resolve(cfg, pr, &ag, &ops, &req->err)) != BN_OK)
+    const void *settings = NULL;
+    if ((st = resolve(cfg, bindings, pr, &ag, &ops, &settings, &req->err)) != BN_OK)
         goto done;
     req->agency = ag->id;
-    bn_adapter_ctx_t ctx = {.agency = ag->id, .sector = ag->sector, .settings = NULL,
+    bn_adapter_ctx_t ctx = {.agency = ag->id, .sector = ag->sector, .settings = settings,
                             .max_events = cfg->max_events_per_request};
     st = ops->translate(&ctx, pr->payload.data, pr->payload.len, &req->events, &req->err);
     if (st == BN_OK && req->events.len == 0)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bindings.h"
 #include "config.h"
 #include "pipeline.h"
 #include "pseudonym.h"
@@ -24,9 +25,9 @@
  * the refusal status, which is also stored in req->status with req->err
  * naming the problem: BN_BAD_REQUEST, BN_UNKNOWN_AGENCY, BN_UNKNOWN_ADAPTER,
  * BN_TOO_LARGE, BN_BAD_PAYLOAD, BN_INVALID_EVENT, BN_NOMEM. */
-bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
-                              const char *recorded_at, const uint8_t *body, size_t len,
-                              bn_req_t *req);
+bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_bindings_t *bindings,
+                              const bn_pseudonym_t *pseudo, const char *recorded_at,
+                              const uint8_t *body, size_t len, bn_req_t *req);
 
 /* The current time as RFC 3339 UTC with microseconds ("2026-11-29T01:02:03.456789Z"). */
 void bn_ingest_stamp(char out[64]);

@@ -88,7 +88,11 @@ int main(int argc, char **argv)
 
     bn_hub_t *hub = NULL;
     int rc = 0;
-    if (bn_hub_new(&hub, cfg, &err) != BN_OK) {
+    if (bn_hub_new(&hub, cfg, &err) != BN_OK && err.status == BN_CONFIG) {
+        /* adapter settings are checked at start: report them like a load error */
+        fprintf(stderr, "benang-hub: %s: %s\n", err.where[0] ? err.where : path, err.msg);
+        rc = 2;
+    } else if (!hub) {
         char q[400];
         bn_log(BN_LOG_ERROR, "start_failed", "status=%s where=%s error=%s",
                bn_status_name(err.status), err.where[0] ? err.where : "-",

@@ -25,6 +25,7 @@
 
 #include "benang/client.h"
 #include "benang/pbjson.h"
+#include "bindings.h"
 #include "config.h"
 
 #define MAX_PAYLOAD_BYTES (64u << 20) /* the most any hub accepts (hub.max_payload_bytes) */
@@ -189,9 +190,15 @@ static bn_status_t run_check_config(ctl_t *ctl, int argc, char **argv, bn_error_
     bn_status_t st = bn_config_load(&cfg, path, err);
     if (st != BN_OK)
         return st;
-    printf("%s: ok (%zu agenc%s)\n", path, cfg->n_agencies, cfg->n_agencies == 1 ? "y" : "ies");
+    /* Every agency's adapters must exist and accept their settings (mappings). */
+    bn_bindings_t *b = NULL;
+    st = bn_bindings_new(&b, cfg, err);
+    if (st == BN_OK)
+        printf("%s: ok (%zu agenc%s)\n", path, cfg->n_agencies,
+               cfg->n_agencies == 1 ? "y" : "ies");
+    bn_bindings_destroy(&b);
     bn_config_destroy(&cfg);
-    return BN_OK;
+    return st;
 }
 
 /* ---- publish ----------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "benang/node.h"
 #include "benang/status.h"
 #include "benang/v1/event.pb-c.h"
 
@@ -46,6 +47,16 @@ typedef struct {
 typedef struct {
     const char *name; /* "canonical", "canonical-json", ... */
     const char *summary;
+    /* Build this adapter's settings for one agency from its YAML node
+     * (agencies[i].settings.<adapter name>; NULL when the agency gives none).
+     * *out is what translate() later receives as ctx->settings (may stay NULL).
+     * Called at hub start and by `benangctl check-config`, never per request.
+     * Errors name the place with bn_node_error() (err->where "file:line:col"):
+     * unknown keys, unknown target fields, bad date formats, unreachable paths.
+     * Returns BN_OK, BN_CONFIG, BN_NOMEM. NULL when the adapter has no settings. */
+    bn_status_t (*settings_new)(const bn_node_t *node, void **out, bn_error_t *err);
+    /* Free what settings_new built; NULL-safe. NULL when settings_new is NULL. */
+    void (*settings_free)(void *settings);
     /* Append the events of data[0..len) to out. On failure out may hold some
      * events already: the caller clears it (a request is all-or-nothing).
      * Returns BN_OK, BN_BAD_PAYLOAD (unreadable: err->where names the place),

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bindings.h"
 #include "config.h"
 #include "ingest.h"
 #include "pipeline.h"
@@ -25,6 +26,7 @@ static const char yaml[] = "hub:\n  max_payload_bytes: 65536\n"
                            "  - id: ngo-b\n    sector: ngo\n    adapters: [canonical-json]\n";
 
 static bn_config_t *g_cfg;
+static bn_bindings_t *g_bindings;
 static bn_pseudonym_t *g_pseudo;
 
 static void setup(void)
@@ -37,6 +39,7 @@ static void setup(void)
     close(fd);
     unlink(key); /* bn_pseudonym_new creates it 0600 */
     if (bn_config_load_string(&g_cfg, "fuzz.yaml", yaml, sizeof yaml - 1, &err) != BN_OK ||
+        bn_bindings_new(&g_bindings, g_cfg, &err) != BN_OK ||
         bn_pseudonym_new(&g_pseudo, key, &err) != BN_OK)
         abort();
     unlink(key);
@@ -52,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zmq_msg_close(&id);
     if (!r)
         return 0;
-    bn_status_t st = bn_ingest_prepare(g_cfg, g_pseudo, "2026-11-29T00:00:00.000000Z", data, size, r);
+    bn_status_t st = bn_ingest_prepare(g_cfg, g_bindings, g_pseudo, "2026-11-29T00:00:00.000000Z",
+                                       data, size, r);
     if (st == BN_OK) {
         if (r->events.len == 0 || r->n_results != r->events.len)
             abort();
