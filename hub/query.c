@@ -113,6 +113,19 @@ static void send_simple(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64
     free(buf);
 }
 
+/* Room kept in front of the events for the QueryReply/FetchReply header:
+ * request_id, status and the fetch field's tag and length, all varints. */
+#define HEADER_ROOM 32
+
+static void free_buf(void *data, void *hint)
+{
+    (void)data;
+    free(hint);
+}
+
+/* The reply is assembled in one buffer: the events are copied once from LMDB
+ * after HEADER_ROOM bytes, head/next appended, then the header written just
+ * in front of them, and the buffer handed to ZeroMQ without another copy. */
 static void do_fetch(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t rid,
                      const Benang__V1__FetchRequest *f)
 {
@@ -124,38 +137,45 @@ static void do_fetch(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t 
     uint32_t max = f->max_events ? f->max_events : DEFAULT_FETCH;
     if (max > MAX_FETCH)
         max = MAX_FETCH;
-    buf_t events = {0};
+    buf_t b = {0};
+    buf_reserve(&b, HEADER_ROOM + 64 * 1024);
+    b.len = HEADER_ROOM;
     uint64_t next = 0, head = 0;
     bn_error_t err;
     bn_status_t st = bn_store_fetch(q->store, f->from_seq, f->to_seq, max, MAX_REPLY_BYTES,
                                     (const char *const *)f->topic_prefixes,
-                                    f->n_topic_prefixes, visit_event, &events, &next, &head, &err);
-    if (st != BN_OK || events.failed) {
-        free(events.data);
+                                    f->n_topic_prefixes, visit_event, &b, &next, &head, &err);
+    buf_varint(&b, (2 << 3) | 0);
+    buf_varint(&b, head);
+    buf_varint(&b, (3 << 3) | 0);
+    buf_varint(&b, next);
+    if (st != BN_OK || b.failed) {
+        free(b.data);
         send_simple(q, env, n_env, rid, st == BN_OK ? BN_INTERNAL : st, "store",
                     st == BN_OK ? "out of memory" : err.msg);
         return;
     }
-    buf_t fr = {0}, out = {0};
-    buf_bytes(&fr, events.data, events.len);
-    free(events.data);
-    buf_varint(&fr, (2 << 3) | 0);
-    buf_varint(&fr, head);
-    buf_varint(&fr, (3 << 3) | 0);
-    buf_varint(&fr, next);
-    buf_varint(&out, (1 << 3) | 0);
-    buf_varint(&out, rid);
-    buf_varint(&out, (2 << 3) | 0);
-    buf_varint(&out, (uint64_t)bn_status_to_wire(BN_OK));
-    buf_varint(&out, (5 << 3) | 2);
-    buf_varint(&out, fr.len);
-    buf_bytes(&out, fr.data, fr.len);
-    if (fr.failed || out.failed)
-        send_simple(q, env, n_env, rid, BN_INTERNAL, "fetch", "out of memory");
-    else
-        send_reply(q->sock, env, n_env, out.data, out.len);
-    free(fr.data);
-    free(out.data);
+    size_t body = b.len - HEADER_ROOM;
+    uint8_t hdr[HEADER_ROOM];
+    buf_t h = {hdr, 0, sizeof hdr, false};
+    buf_varint(&h, (1 << 3) | 0);
+    buf_varint(&h, rid);
+    buf_varint(&h, (2 << 3) | 0);
+    buf_varint(&h, (uint64_t)bn_status_to_wire(BN_OK));
+    buf_varint(&h, (5 << 3) | 2);
+    buf_varint(&h, body);
+    size_t start = HEADER_ROOM - h.len; /* h.len <= 24 < HEADER_ROOM */
+    memcpy(b.data + start, hdr, h.len);
+    zmq_msg_t m;
+    /* ZeroMQ owns the buffer from here; free_buf gets the allocation as hint. */
+    if (zmq_msg_init_data(&m, b.data + start, b.len - start, free_buf, b.data) != 0) {
+        free(b.data);
+        return;
+    }
+    for (int i = 0; i < n_env; i++)
+        zmq_msg_send(&env[i], q->sock, ZMQ_SNDMORE);
+    if (zmq_msg_send(&m, q->sock, 0) < 0)
+        zmq_msg_close(&m);
 }
 
 typedef struct {

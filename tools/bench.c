@@ -48,38 +48,40 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: benang-bench [options]\n"
-               "\n"
-               "Load generator for benang-hub. Starts a hub on loopback ports with a fresh data\n"
-               "dir (unless --ingest/--feed/--query are given), then measures in order:\n"
-               "prefill, pipelined ingest throughput, feed latency at a fixed rate, replay\n"
-               "through the query endpoint, and a raw LMDB reference on the same filesystem.\n"
-               "Prints one JSON object on stdout; progress and errors on stderr.\n"
-               "\n"
-               "  -n, --events N           events in the throughput phase [200000]\n"
-               "  -p, --publishers K       publisher threads, one connection each [4]\n"
-               "  -s, --size S             bytes of each serialized benang.v1.Event [300]\n"
-               "  -w, --window W           requests in flight per publisher [256]\n"
-               "  -d, --durability MODE    sync | buffered: the hub's and the raw LMDB's [sync]\n"
-               "  -a, --adapter NAME       canonical | canonical-json (proto3 JSON of the same\n"
-               "                           event) [canonical]\n"
-               "      --hub PATH           benang-hub binary [benang-hub next to this binary]\n"
-               "      --data-dir DIR       run directory (hub data, raw LMDB) [a fresh directory\n"
-               "                           under $TMPDIR or /var/tmp, never on tmpfs]\n"
-               "      --ingest URL         use a running hub: its ingest endpoint\n"
-               "      --feed URL           ... its feed endpoint\n"
-               "      --query URL          ... its query endpoint (all three together)\n"
-               "      --agency ID          publishing agency, sector health [puskesmas-a]\n"
-               "      --prefill N          events stored before measuring [0]\n"
-               "      --latency-rate R     events/s in the latency phase [10000]\n"
-               "      --latency-seconds D  length of the latency phase, 0 skips it [3]\n"
-               "      --no-raw             skip the raw LMDB reference\n"
-               "      --no-replay          skip the replay phase\n"
-               "      --keep               keep the run directory\n"
-               "  -h, --help               this text\n"
-               "\n"
-               "Exit status: 0 all phases ran and the hub stopped cleanly, 1 a phase failed,\n"
-               "2 usage error. See docs/benchmarks.md for what each figure means.\n");
+    fprintf(f,
+            "usage: benang-bench [options]\n"
+            "\n"
+            "Load generator for benang-hub. Starts a hub on loopback ports with a fresh data\n"
+            "dir (unless --ingest/--feed/--query are given), then measures in order:\n"
+            "prefill, pipelined ingest throughput, feed latency at a fixed rate, replay\n"
+            "through the query endpoint, and a raw LMDB reference on the same filesystem.\n"
+            "Prints one JSON object on stdout; progress and errors on stderr.\n"
+            "\n"
+            "  -n, --events N           events in the throughput phase [200000]\n"
+            "  -p, --publishers K       publisher threads, one connection each [4]\n"
+            "  -s, --size S             bytes of each serialized benang.v1.Event, 250..4300\n"
+            "                           (one text field is padded; the hub caps it at 4096) [300]\n"
+            "  -w, --window W           requests in flight per publisher [256]\n"
+            "  -d, --durability MODE    sync | buffered: the hub's and the raw LMDB's [sync]\n"
+            "  -a, --adapter NAME       canonical | canonical-json (proto3 JSON of the same\n"
+            "                           event) [canonical]\n"
+            "      --hub PATH           benang-hub binary [benang-hub next to this binary]\n"
+            "      --data-dir DIR       run directory (hub data, raw LMDB) [a fresh directory\n"
+            "                           under $TMPDIR or /var/tmp, never on tmpfs]\n"
+            "      --ingest URL         use a running hub: its ingest endpoint\n"
+            "      --feed URL           ... its feed endpoint\n"
+            "      --query URL          ... its query endpoint (all three together)\n"
+            "      --agency ID          publishing agency, sector health [puskesmas-a]\n"
+            "      --prefill N          events stored before measuring [0]\n"
+            "      --latency-rate R     events/s in the latency phase [10000]\n"
+            "      --latency-seconds D  length of the latency phase, 0 skips it [3]\n"
+            "      --no-raw             skip the raw LMDB reference\n"
+            "      --no-replay          skip the replay phase\n"
+            "      --keep               keep the run directory\n"
+            "  -h, --help               this text\n"
+            "\n"
+            "Exit status: 0 all phases ran and the hub stopped cleanly, 1 a phase failed,\n"
+            "2 usage error. See docs/benchmarks.md for what each figure means.\n");
 }
 
 static int parse_u64(const char *s, const char *name, uint64_t max, uint64_t *out)
@@ -132,7 +134,7 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
             o->publishers = (int)v;
             break;
         case 's':
-            if (parse_u64(optarg, "--size", 1 << 20, &v) || v == 0)
+            if (parse_u64(optarg, "--size", 4300, &v) || v == 0)
                 return -1;
             o->size = (size_t)v;
             break;
@@ -224,8 +226,8 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
 
 /* Everything measured, printed at the end (a phase not run prints null). */
 typedef struct {
-    double prefill_s, tput_s, replay_s, raw_s;
-    uint64_t prefill_acked, acked, commits, replay_n, raw_batch, head;
+    double prefill_s, tput_s, replay_s, replay_dec_s, raw_s;
+    uint64_t prefill_acked, acked, commits, replay_n, replay_dec_n, raw_batch, head;
     double mean_group;
     bn_bench_latency_t lat;
     uint64_t lat_commits; /* commits during the latency phase (warm-up included) */
@@ -274,6 +276,8 @@ static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const 
     jnum("replay_events", (double)x->replay_n, x->replay_done, "%.0f", false);
     jnum("replay_events_per_s", x->replay_n / x->replay_s, x->replay_done && x->replay_s > 0,
          "%.0f", false);
+    jnum("replay_decoded_events_per_s", x->replay_dec_n / x->replay_dec_s,
+         x->replay_done && x->replay_dec_s > 0, "%.0f", false);
     jnum("raw_lmdb_batch", (double)x->raw_batch, x->raw_done, "%.0f", false);
     double raw = x->raw_s > 0 ? x->acked / x->raw_s : 0;
     jnum("raw_lmdb_puts_per_s", raw, x->raw_done && x->raw_s > 0, "%.0f", false);
@@ -352,10 +356,12 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
     x->head = after.head;
     if (!o->no_replay) {
         fprintf(stderr, "bench: replay: seq 1..%" PRIu64 "\n", after.head);
-        if (bn_bench__replay(q, after.head, &x->replay_n, &x->replay_s) != 0)
+        if (bn_bench__replay(q, after.head, false, &x->replay_n, &x->replay_s) != 0 ||
+            bn_bench__replay(q, after.head, true, &x->replay_dec_n, &x->replay_dec_s) != 0)
             goto done;
         x->replay_done = true;
-        fprintf(stderr, "bench: replay: %.0f events/s\n", x->replay_n / x->replay_s);
+        fprintf(stderr, "bench: replay: %.0f events/s as bytes, %.0f events/s decoded\n",
+                x->replay_n / x->replay_s, x->replay_dec_n / x->replay_dec_s);
     }
     if (!o->no_raw) {
         x->raw_batch = (uint64_t)(x->mean_group + 0.5);

@@ -94,7 +94,7 @@ int bn_bench__latency(const bn_bench_opts_t *o, const bn_bench_run_t *r, unsigne
 
 int bn_bench__status(bn_query_t *q, bn_bench_status_t *hs);
 /* Fetch seq 1..head in pages of 10000: *count events in *secs. */
-int bn_bench__replay(bn_query_t *q, uint64_t head, uint64_t *count, double *secs);
+int bn_bench__replay(bn_query_t *q, uint64_t head, bool decode, uint64_t *count, double *secs);
 /* n puts into a fresh LMDB env in dir, a commit every batch. */
 int bn_bench__raw_lmdb(const bn_bench_opts_t *o, const char *dir, bool nosync, uint64_t n,
                        uint64_t batch, double *secs);

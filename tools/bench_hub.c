@@ -45,8 +45,11 @@ int bn_bench__status(bn_query_t *q, bn_bench_status_t *hs)
     return 0;
 }
 
-/* Fetch seq 1..head in pages; *count events in *secs. */
-int bn_bench__replay(bn_query_t *q, uint64_t head, uint64_t *count, double *secs)
+/* Fetch seq 1..head in pages; *count events in *secs. decode: every event is
+ * decoded by the client (bn_query_fetch) rather than handed out as bytes
+ * (bn_query_fetch_raw): the first measures the client's protobuf-c decoding as
+ * much as the hub. */
+int bn_bench__replay(bn_query_t *q, uint64_t head, bool decode, uint64_t *count, double *secs)
 {
     uint64_t from = 1, t0 = bn_bench__now_ns(), last = t0;
     bn_error_t err;
@@ -54,19 +57,29 @@ int bn_bench__replay(bn_query_t *q, uint64_t head, uint64_t *count, double *secs
     *count = 0;
     while (from <= head && !bn_bench_abort) {
         const Benang__V1__FetchReply *rep = NULL;
-        bn_status_t st = bn_query_fetch(q, from, head, FETCH_PAGE, NULL, 0, &rep, &err);
+        const bn_raw_event_t *raw = NULL;
+        size_t n = 0;
+        uint64_t rhead = 0, next = 0;
+        bn_status_t st =
+            decode ? bn_query_fetch(q, from, head, FETCH_PAGE, NULL, 0, &rep, &err)
+                   : bn_query_fetch_raw(q, from, head, FETCH_PAGE, NULL, 0, &raw, &n, &rhead, &next,
+                                        &err);
         if (st == BN_TIMEOUT && bn_bench__now_ns() - last < BN_BENCH_STALL_NS)
             continue;
-        if (st != BN_OK || !rep) {
+        if (st != BN_OK || (decode && !rep)) {
             fprintf(stderr, "bench: replay: fetch from %" PRIu64 ": %s: %s\n", from,
                     bn_status_name(st), err.msg);
             return -1;
         }
+        if (decode) {
+            n = rep->n_events;
+            next = rep->next_seq;
+        }
         last = bn_bench__now_ns();
-        *count += rep->n_events;
-        if (rep->n_events == 0 || rep->next_seq <= from)
+        *count += n;
+        if (n == 0 || next <= from)
             break;
-        from = rep->next_seq;
+        from = next;
     }
     *secs = (double)(bn_bench__now_ns() - t0) / 1e9;
     return bn_bench_abort ? -1 : 0;
