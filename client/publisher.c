@@ -32,6 +32,7 @@
 #include "wire.h"
 
 struct bn_publisher {
+    uint64_t retry_of; /* for the next request only: bn_publisher_retry_of() */
     bn_wire_context_t zc;
     void *sock;
     int timeout_ms;
@@ -95,6 +96,8 @@ bn_status_t bn_publisher_send(bn_publisher_t *p, const char *agency, const char 
     req.adapter = (char *)(adapter ? adapter : "");
     req.payload.data = (uint8_t *)payload;
     req.payload.len = len;
+    req.retry_of = p->retry_of;
+    p->retry_of = 0; /* applies to one request */
     bn_status_t st = bn_wire__send_pb(p->sock, &req.base, 0, "PublishRequest", err);
     if (st != BN_OK)
         return st;
@@ -200,4 +203,9 @@ bn_status_t bn_publisher_publish(bn_publisher_t *p, const char *agency, const ch
         /* Not ours (an id from the future cannot happen): drop it, keep waiting. */
         benang__v1__publish_reply__free_unpacked(r, NULL);
     }
+}
+
+void bn_publisher_retry_of(bn_publisher_t *p, uint64_t rejected_id)
+{
+    p->retry_of = rejected_id;
 }

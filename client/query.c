@@ -144,6 +144,26 @@ bn_status_t bn_query_fetch(bn_query_t *q, uint64_t from_seq, uint64_t to_seq, ui
     return st;
 }
 
+bn_status_t bn_query_rejected(bn_query_t *q, const char *agency, uint64_t from_id, uint32_t max,
+                              uint64_t id, bool include_payload,
+                              const Benang__V1__RejectedReply **reply, bn_error_t *err)
+{
+    *reply = NULL;
+    Benang__V1__RejectedRequest r = BENANG__V1__REJECTED_REQUEST__INIT;
+    r.agency = (char *)(agency ? agency : "");
+    r.from_id = from_id;
+    r.max = max;
+    r.id = id;
+    r.include_payload = include_payload;
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_REJECTED;
+    req.rejected = &r;
+    bn_status_t st = roundtrip(q, &req, BENANG__V1__QUERY_REPLY__RESULT_REJECTED, err);
+    if (st == BN_OK)
+        *reply = q->reply->rejected;
+    return st;
+}
+
 bn_status_t bn_query_status(bn_query_t *q, const Benang__V1__StatusReply **reply, bn_error_t *err)
 {
     *reply = NULL;

@@ -114,6 +114,7 @@ static const row_t hub_rows[] = {
     /* NULL default: filled in after the walk from data_dir. */
     {"key_file", T_STRING, CFG(key_file), 0, NULL, 0, 1, 4000, NULL, NULL, false},
     {"store_nik", T_BOOL, CFG(store_nik), 0, NULL, false, 0, 1, NULL, NULL, false},
+    {"rejected_max", T_U64, CFG(rejected_max), 0, NULL, 10000, 0, 1000000, NULL, NULL, false},
 };
 
 static const row_t endpoint_rows[] = {

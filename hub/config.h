@@ -45,6 +45,7 @@ typedef struct {
     uint64_t map_size_mb;         /* initial LMDB map size; default 1024, 1..1048576; grows by itself */
     char *key_file;               /* pseudonym key; default "<data_dir>/hub.key" */
     bool store_nik;               /* keep NIK in clear; default false */
+    uint64_t rejected_max;        /* rejected payloads kept for retry (oldest dropped); default 10000, 0..1000000 */
     /* endpoints: */
     char *ingest_endpoint;    /* default tcp://127.0.0.1:7701 */
     char *feed_endpoint;      /* default tcp://127.0.0.1:7702 */

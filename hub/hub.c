@@ -138,6 +138,7 @@ static void send_reply(bn_hub_t *h, bn_req_t *r)
     if (r->status != BN_OK && r->status != BN_DUPLICATE) {
         rep.error = r->err.msg;
         rep.error_path = r->err.where;
+        rep.rejected_id = r->rejected_id;
     }
     size_t len = benang__v1__publish_reply__get_packed_size(&rep);
     zmq_msg_t m;
@@ -202,10 +203,13 @@ static bool take_request(bn_hub_t *h, const char *stamp)
     if (r->status != BN_OK) {
         h->n_refused++;
         log_refusal(r, r->agency ? r->agency : "-");
+    }
+    if (r->status != BN_OK && !r->keep) {
         send_reply(h, r);
         bn_req_destroy(&r);
     } else if (bn_batch_push(h->gather, &r) != BN_OK) {
         r->status = bn_error_set(&r->err, BN_UNAVAILABLE, 0, NULL, "hub out of memory; retry");
+        r->keep = false;
         send_reply(h, r);
         bn_req_destroy(&r);
     }

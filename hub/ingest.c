@@ -150,6 +150,7 @@ bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_bindings_t *bindi
         goto done;
     }
     req->request_id = pr->request_id;
+    req->retry_of = pr->retry_of;
     const bn_agency_conf_t *ag = NULL;
     const bn_adapter_ops_t *ops = NULL;
     const void *settings = NULL;
@@ -158,17 +159,30 @@ bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_bindings_t *bindi
     req->agency = ag->id;
     bn_adapter_ctx_t ctx = {.agency = ag->id, .sector = ag->sector, .settings = settings,
                             .max_events = cfg->max_events_per_request};
+    snprintf(req->adapter, sizeof req->adapter, "%s", ops->name);
     st = ops->translate(&ctx, pr->payload.data, pr->payload.len, &req->events, &req->err);
     if (st == BN_OK && req->events.len == 0)
         st = bn_error_set(&req->err, BN_BAD_PAYLOAD, 0, "payload", "payload holds no events");
     if (st == BN_OK)
         st = prepare_events(cfg, pseudo, ag, req);
+    if ((st == BN_BAD_PAYLOAD || st == BN_INVALID_EVENT) && pr->retry_of) {
+        req->rejected_id = pr->retry_of; /* refused again: the original record stays */
+    } else if ((st == BN_BAD_PAYLOAD || st == BN_INVALID_EVENT) && cfg->rejected_max > 0) {
+        /* keep what the adapter refused, to re-run it after a mapping fix */
+        req->payload = malloc(pr->payload.len ? pr->payload.len : 1);
+        if (req->payload) {
+            memcpy(req->payload, pr->payload.data, pr->payload.len);
+            req->payload_len = pr->payload.len;
+            req->keep = true;
+        }
+    }
 done:
     if (st != BN_OK) {
         bn_event_list_clear(&req->events);
         req->err.status = st;
     }
     req->status = st;
+    req->refused = st != BN_OK;
     benang__v1__publish_request__free_unpacked(pr, NULL);
     return st;
 }

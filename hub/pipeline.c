@@ -61,6 +61,7 @@ void bn_req_destroy(bn_req_t **self_p)
         for (size_t i = 0; i < r->n_results; i++)
             free(r->results[i].packed);
     free(r->results);
+    free(r->payload);
     bn_event_list_clear(&r->events);
     free(r->events.items);
     free(r);

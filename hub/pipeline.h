@@ -52,6 +52,15 @@ typedef struct {
     size_t n_results;
     bn_status_t status;   /* set by ingest on refusal, by the writer otherwise */
     bn_error_t err;
+    /* A payload its adapter refused travels to the writer too, to be kept as a
+     * rejected record (refused && keep); its reply waits for that commit. */
+    bool refused;
+    bool keep;
+    char adapter[64];
+    uint8_t *payload;     /* kept refusals only: a copy of the payload, malloc'ed */
+    size_t payload_len;
+    uint64_t retry_of;    /* PublishRequest.retry_of */
+    uint64_t rejected_id; /* set by the writer when kept */
 } bn_req_t;
 
 typedef struct {

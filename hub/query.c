@@ -89,6 +89,13 @@ static bool visit_event(void *ctx, uint64_t seq, const char *topic, size_t tl, c
     return !b->failed;
 }
 
+static bool visit_none(void *ctx, uint64_t seq, const char *topic, size_t tl, const uint8_t *ev,
+                       size_t len)
+{
+    (void)ctx, (void)seq, (void)topic, (void)tl, (void)ev, (void)len;
+    return false;
+}
+
 static void send_reply(void *sock, zmq_msg_t *frames, int n_env, const void *data, size_t len)
 {
     for (int i = 0; i < n_env; i++)
@@ -232,6 +239,8 @@ static void do_status(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t
         sr.uptime_s = (uint64_t)(time(NULL) - q->started_at);
         sr.version = BN_VERSION;
         bn_store_commit_stats(q->store, &sr.commits, &sr.committed_events);
+        /* from UINT64_MAX: nothing to visit, only the count of kept records */
+        bn_store_rejected_scan(q->store, UINT64_MAX, visit_none, NULL, &sr.rejected, &err);
         Benang__V1__QueryReply rep = BENANG__V1__QUERY_REPLY__INIT;
         rep.request_id = rid;
         rep.status = bn_status_to_wire(BN_OK);
@@ -248,6 +257,82 @@ static void do_status(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t
     for (size_t i = 0; i < c->used; i++)
         free(c->pool[i].key);
     free(c);
+}
+
+typedef struct {
+    const Benang__V1__RejectedRequest *req;
+    Benang__V1__Rejected **items;
+    size_t n, cap, matching;
+    bool failed;
+} rejected_scan_t;
+
+static bool visit_rejected(void *ctx, uint64_t id, const char *topic, size_t tl,
+                           const uint8_t *rec, size_t len)
+{
+    (void)topic, (void)tl;
+    rejected_scan_t *s = ctx;
+    const Benang__V1__RejectedRequest *rq = s->req;
+    if (rq->id && id != rq->id)
+        return id < rq->id;
+    Benang__V1__Rejected *r = benang__v1__rejected__unpack(NULL, len, rec);
+    if (!r)
+        return true; /* unreadable record: skip it rather than fail the listing */
+    if (*rq->agency && strcmp(r->agency, rq->agency) != 0) {
+        benang__v1__rejected__free_unpacked(r, NULL);
+        return true;
+    }
+    s->matching++;
+    uint32_t max = rq->id ? 1 : rq->max ? (rq->max > 1000 ? 1000 : rq->max) : 100;
+    if (s->n >= max || s->n == s->cap) {
+        benang__v1__rejected__free_unpacked(r, NULL);
+        return true; /* keep counting */
+    }
+    if (!rq->include_payload) {
+        free(r->payload.data);
+        r->payload.data = NULL;
+        r->payload.len = 0;
+    }
+    s->items[s->n++] = r;
+    return true;
+}
+
+static void do_rejected(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t rid,
+                        const Benang__V1__RejectedRequest *rq)
+{
+    rejected_scan_t s = {.req = rq, .cap = 1000};
+    s.items = calloc(s.cap, sizeof *s.items);
+    uint64_t total = 0;
+    bn_error_t err;
+    bn_status_t st = s.items ? bn_store_rejected_scan(q->store, rq->id ? rq->id : rq->from_id,
+                                                      visit_rejected, &s, &total, &err)
+                             : BN_NOMEM;
+    if (st != BN_OK) {
+        send_simple(q, env, n_env, rid, st == BN_NOMEM ? BN_INTERNAL : st, "store",
+                    st == BN_NOMEM ? "out of memory" : err.msg);
+    } else if (rq->id && s.n == 0) {
+        send_simple(q, env, n_env, rid, BN_BAD_REQUEST, "rejected.id",
+                    "no rejected payload with that id is kept");
+    } else {
+        Benang__V1__RejectedReply rr = BENANG__V1__REJECTED_REPLY__INIT;
+        rr.items = s.items;
+        rr.n_items = s.n;
+        rr.total = *rq->agency ? s.matching : total;
+        Benang__V1__QueryReply rep = BENANG__V1__QUERY_REPLY__INIT;
+        rep.request_id = rid;
+        rep.status = bn_status_to_wire(BN_OK);
+        rep.result_case = BENANG__V1__QUERY_REPLY__RESULT_REJECTED;
+        rep.rejected = &rr;
+        size_t len = benang__v1__query_reply__get_packed_size(&rep);
+        uint8_t *buf = malloc(len ? len : 1);
+        if (buf) {
+            benang__v1__query_reply__pack(&rep, buf);
+            send_reply(q->sock, env, n_env, buf, len);
+            free(buf);
+        }
+    }
+    for (size_t i = 0; i < s.n; i++)
+        benang__v1__rejected__free_unpacked(s.items[i], NULL);
+    free(s.items);
 }
 
 static void serve_one(bn_query_service_t *q)
@@ -275,9 +360,11 @@ static void serve_one(bn_query_service_t *q)
         do_fetch(q, env, n_env, req->request_id, req->fetch);
     else if (req->query_case == BENANG__V1__QUERY_REQUEST__QUERY_STATUS)
         do_status(q, env, n_env, req->request_id);
+    else if (req->query_case == BENANG__V1__QUERY_REQUEST__QUERY_REJECTED)
+        do_rejected(q, env, n_env, req->request_id, req->rejected);
     else
         send_simple(q, env, n_env, req->request_id, BN_BAD_REQUEST, "query",
-                    "QueryRequest has neither fetch nor status set");
+                    "QueryRequest has none of fetch, status, rejected set");
     benang__v1__query_request__free_unpacked(req, NULL);
 done:
     zmq_msg_close(&env[0]);

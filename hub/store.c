@@ -22,7 +22,7 @@
 
 struct bn_store {
     MDB_env *env;
-    MDB_dbi events, idem, counts, meta;
+    MDB_dbi events, idem, counts, meta, rejected;
     uint64_t map_size;
     _Atomic uint64_t head;
     _Atomic uint64_t commits, committed_events;
@@ -67,7 +67,8 @@ static bn_status_t open_dbs(bn_store_t *s, bn_error_t *err)
     if ((rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events)) ||
         (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &s->idem)) ||
         (rc = mdb_dbi_open(txn, "counts", MDB_CREATE, &s->counts)) ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) {
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+        (rc = mdb_dbi_open(txn, "rejected", MDB_CREATE, &s->rejected))) {
         mdb_txn_abort(txn);
         return mdb_fail(err, rc, "open databases");
     }
@@ -452,4 +453,101 @@ bn_status_t bn_store_stats(bn_store_t *s, bn_store_count_fn visit, void *ctx, ui
     }
     read_end(s, txn);
     return rc ? mdb_fail(err, rc, "stats") : BN_OK;
+}
+
+/* ---- rejected payloads --------------------------------------------------------- */
+
+bn_status_t bn_store_rejected_next_id(bn_store_txn_t *t, uint64_t *id, bn_error_t *err)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(t->txn, t->store->rejected, &cur);
+    MDB_val k, v;
+    *id = 1;
+    if (!rc) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (rc == 0 && k.mv_size == 8)
+            *id = get_be64(k.mv_data) + 1;
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        mdb_cursor_close(cur);
+    }
+    return rc ? mdb_fail(err, rc, "rejected id") : BN_OK;
+}
+
+bn_status_t bn_store_rejected_put(bn_store_txn_t *t, uint64_t id, const uint8_t *rec, size_t len,
+                                  uint64_t keep_max, bn_error_t *err)
+{
+    uint8_t kb[8];
+    put_be64(kb, id);
+    MDB_val k = {8, kb}, v = {len, (void *)rec};
+    int rc = mdb_put(t->txn, t->store->rejected, &k, &v, MDB_APPEND);
+    if (rc)
+        return mdb_fail(err, rc, "keep rejected payload");
+    MDB_stat ms;
+    if ((rc = mdb_stat(t->txn, t->store->rejected, &ms)) != 0)
+        return mdb_fail(err, rc, "rejected stat");
+    MDB_cursor *cur = NULL;
+    if (ms.ms_entries <= keep_max || (rc = mdb_cursor_open(t->txn, t->store->rejected, &cur)))
+        return rc ? mdb_fail(err, rc, "rejected trim") : BN_OK;
+    for (size_t extra = ms.ms_entries - keep_max; extra > 0 && !rc; extra--) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (!rc)
+            rc = mdb_cursor_del(cur, 0);
+    }
+    mdb_cursor_close(cur);
+    return rc ? mdb_fail(err, rc, "rejected trim") : BN_OK;
+}
+
+bn_status_t bn_store_rejected_get(bn_store_txn_t *t, uint64_t id, const uint8_t **rec,
+                                  size_t *len, bn_error_t *err)
+{
+    uint8_t kb[8];
+    put_be64(kb, id);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(t->txn, t->store->rejected, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return BN_NOT_FOUND;
+    if (rc)
+        return mdb_fail(err, rc, "rejected get");
+    *rec = v.mv_data;
+    *len = v.mv_size;
+    return BN_OK;
+}
+
+bn_status_t bn_store_rejected_del(bn_store_txn_t *t, uint64_t id, bn_error_t *err)
+{
+    uint8_t kb[8];
+    put_be64(kb, id);
+    MDB_val k = {8, kb};
+    int rc = mdb_del(t->txn, t->store->rejected, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return BN_NOT_FOUND;
+    return rc ? mdb_fail(err, rc, "rejected delete") : BN_OK;
+}
+
+bn_status_t bn_store_rejected_scan(bn_store_t *s, uint64_t from_id, bn_store_visit_fn visit,
+                                   void *ctx, uint64_t *total, bn_error_t *err)
+{
+    MDB_txn *txn = NULL;
+    bn_status_t st = read_begin(s, &txn, err);
+    if (st != BN_OK)
+        return st;
+    MDB_stat ms;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_stat(txn, s->rejected, &ms);
+    if (!rc) {
+        *total = ms.ms_entries;
+        rc = mdb_cursor_open(txn, s->rejected, &cur);
+    }
+    uint8_t kb[8];
+    put_be64(kb, from_id);
+    MDB_val k = {8, kb}, v;
+    for (int op = MDB_SET_RANGE; !rc && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT)
+        if (!visit(ctx, get_be64(k.mv_data), "", 0, v.mv_data, v.mv_size))
+            break;
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (cur)
+        mdb_cursor_close(cur);
+    read_end(s, txn);
+    return rc ? mdb_fail(err, rc, "rejected scan") : BN_OK;
 }

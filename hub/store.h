@@ -7,6 +7,8 @@
  *   idem     "agency\0type\0source_id" -> [u64 seq][16-byte content hash]
  *   counts   "type:<t>" / "agency:<a>" -> u64 (native endian)
  *   meta     "schema" -> "benang.v1", "hub_id" -> ...
+ *   rejected u64 big-endian id -> serialized benang.v1.Rejected (payloads
+ *            their adapter refused, kept for a later retry; oldest trimmed)
  *
  * One writer at a time (the hub's writer thread) uses a bn_store_txn_t; any
  * thread may read through bn_store_fetch()/bn_store_stats(), each in its own
@@ -69,6 +71,18 @@ void bn_store_abort(bn_store_txn_t **t);
 bn_status_t bn_store_grow(bn_store_t *s, bn_error_t *err);
 /* Write transactions committed since open, and the events appended by them. Thread-safe. */
 void bn_store_commit_stats(const bn_store_t *s, uint64_t *commits, uint64_t *events);
+/* ---- rejected payloads (writer thread) ---- */
+/* The next free rejected id (1 when none was ever kept). */
+bn_status_t bn_store_rejected_next_id(bn_store_txn_t *t, uint64_t *id, bn_error_t *err);
+/* Keep record bytes under id, then drop the oldest records beyond keep_max. */
+bn_status_t bn_store_rejected_put(bn_store_txn_t *t, uint64_t id, const uint8_t *rec, size_t len,
+                                  uint64_t keep_max, bn_error_t *err);
+/* The record under id (valid until the txn ends): BN_OK or BN_NOT_FOUND. */
+bn_status_t bn_store_rejected_get(bn_store_txn_t *t, uint64_t id, const uint8_t **rec,
+                                  size_t *len, bn_error_t *err);
+/* Delete id: BN_OK or BN_NOT_FOUND. */
+bn_status_t bn_store_rejected_del(bn_store_txn_t *t, uint64_t id, bn_error_t *err);
+
 /* Flush to disk (buffered mode). */
 bn_status_t bn_store_sync(bn_store_t *s, bn_error_t *err);
 
@@ -87,6 +101,11 @@ bn_status_t bn_store_fetch(bn_store_t *s, uint64_t from_seq, uint64_t to_seq,
                            uint32_t max_events, size_t max_bytes, const char *const *prefixes,
                            size_t n_prefixes, bn_store_visit_fn visit, void *ctx,
                            uint64_t *next_seq, uint64_t *head, bn_error_t *err);
+
+/* Visit rejected records with id >= from_id in ascending order until visit
+ * returns false; *total = records kept. Any thread. */
+bn_status_t bn_store_rejected_scan(bn_store_t *s, uint64_t from_id, bn_store_visit_fn visit,
+                                   void *ctx, uint64_t *total, bn_error_t *err);
 
 typedef void (*bn_store_count_fn)(void *ctx, const char *key, size_t key_len, uint64_t count);
 /* Visit every counter, and report head, number of events, bytes in use and map size. */

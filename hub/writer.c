@@ -13,6 +13,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "benang/v1/protocol.pb-c.h"
 #include "log.h"
 #include "pipeline.h"
 #include "validate.h"
@@ -125,9 +126,60 @@ static bn_status_t store_event(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
     return st;
 }
 
+/* Keep a refused payload as a rejected record. */
+static bn_status_t keep_rejected(bn_writer_t *w, bn_store_txn_t *t, bn_req_t *r, bn_error_t *err)
+{
+    uint64_t id = 0;
+    bn_status_t st = bn_store_rejected_next_id(t, &id, err);
+    if (st != BN_OK)
+        return st;
+    Benang__V1__Rejected rec = BENANG__V1__REJECTED__INIT;
+    rec.id = id;
+    rec.agency = (char *)(r->agency ? r->agency : "");
+    rec.adapter = r->adapter;
+    rec.status = bn_status_to_wire(r->status);
+    rec.error = r->err.msg;
+    rec.error_path = r->err.where;
+    rec.received_at = r->recorded_at;
+    rec.payload_len = r->payload_len;
+    rec.payload.data = r->payload;
+    rec.payload.len = r->payload_len;
+    rec.request_id = r->request_id;
+    size_t len = benang__v1__rejected__get_packed_size(&rec);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    benang__v1__rejected__pack(&rec, buf);
+    st = bn_store_rejected_put(t, id, buf, len, w->cfg->rejected_max, err);
+    free(buf);
+    if (st == BN_OK)
+        r->rejected_id = id;
+    return st;
+}
+
+/* A successful re-run of rejected payload #retry_of closes that record,
+ * if it belongs to the same agency. */
+static bn_status_t close_rejected(bn_store_txn_t *t, const bn_req_t *r, bn_error_t *err)
+{
+    const uint8_t *rec = NULL;
+    size_t len = 0;
+    bn_status_t st = bn_store_rejected_get(t, r->retry_of, &rec, &len, err);
+    if (st == BN_NOT_FOUND)
+        return BN_OK;
+    if (st != BN_OK)
+        return st;
+    Benang__V1__Rejected *old = benang__v1__rejected__unpack(NULL, len, rec);
+    bool same = old && r->agency && strcmp(old->agency, r->agency) == 0;
+    if (old)
+        benang__v1__rejected__free_unpacked(old, NULL);
+    return same ? bn_store_rejected_del(t, r->retry_of, err) : BN_OK;
+}
+
 static bn_status_t write_request(bn_writer_t *w, bn_store_txn_t *t, bn_req_t *r, uint64_t *head,
                                  bn_error_t *err)
 {
+    if (r->refused)
+        return r->keep ? keep_rejected(w, t, r, err) : BN_OK;
     size_t dups = 0;
     for (size_t i = 0; i < r->events.len; i++) {
         Benang__V1__Event *ev = r->events.items[i];
@@ -151,11 +203,13 @@ static bn_status_t write_request(bn_writer_t *w, bn_store_txn_t *t, bn_req_t *r,
         (*head)++;
     }
     r->status = dups == r->events.len ? BN_DUPLICATE : BN_OK;
-    return BN_OK;
+    return r->retry_of ? close_rejected(t, r, err) : BN_OK;
 }
 
 static void reset_results(bn_batch_t *b)
 {
+    for (size_t i = 0; i < b->len; i++)
+        b->reqs[i]->rejected_id = 0;
     for (size_t i = 0; i < b->len; i++)
         for (size_t j = 0; j < b->reqs[i]->events.len; j++) {
             bn_event_result_t *res = &b->reqs[i]->results[j];
@@ -211,8 +265,9 @@ static void write_batch(bn_writer_t *w, bn_batch_t *b)
     bn_log(BN_LOG_ERROR, "batch_failed", "status=%s requests=%zu events=%zu error=%s",
            bn_status_name(st), b->len, b->n_events, bn_log_quote(err.msg, q, sizeof q));
     for (size_t i = 0; i < b->len; i++)
-        bn_error_set(&b->reqs[i]->err, b->reqs[i]->status = reply, err.native, "store",
-                     "nothing was stored: %s; retry later", err.msg);
+        if (!b->reqs[i]->refused) /* a refusal keeps its own reason */
+            bn_error_set(&b->reqs[i]->err, b->reqs[i]->status = reply, err.native, "store",
+                         "nothing was stored: %s; retry later", err.msg);
 }
 
 static void maybe_sync(bn_writer_t *w, bool force)

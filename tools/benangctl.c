@@ -27,47 +27,24 @@
 #include "benang/pbjson.h"
 #include "bindings.h"
 #include "config.h"
+#include "ctl.h"
 
 #define MAX_PAYLOAD_BYTES (64u << 20) /* the most any hub accepts (hub.max_payload_bytes) */
 #define MAX_TOPICS 32                 /* the most prefixes the hub takes per fetch */
 #define FETCH_PAGE 1000
 
-enum { EP_INGEST, EP_FEED, EP_QUERY };
-
 static const char *const default_endpoints[] = {"tcp://127.0.0.1:7701", "tcp://127.0.0.1:7702",
                                                 "tcp://127.0.0.1:7703"};
 
-typedef struct ctl_cmd ctl_cmd_t;
-
-typedef struct {
-    const char *config_path;
-    bool config_given;    /* --config on the command line: it must load */
-    const char *endpoint; /* --endpoint: the command's main socket */
-    const char *over[3];  /* --ingest, --feed, --query */
-    int timeout_ms;
-    bool help;            /* --help before the command: print the usage, run nothing */
-    bool version;         /* --version: print it, run nothing */
-    const ctl_cmd_t *cmd; /* the command being run */
-    bn_config_t *cfg;     /* loaded on first need, owned */
-} ctl_t;
-
-struct ctl_cmd {
-    const char *name;
-    const char *args;    /* the usage line after the name */
-    const char *summary; /* one line for the command list */
-    const char *help;    /* the options, for COMMAND --help */
-    bn_status_t (*run)(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
-};
-
 /* ---- shared helpers ------------------------------------------------------- */
 
-static void cmd_usage(const ctl_cmd_t *c, FILE *f)
+void ctl__usage(const ctl_cmd_t *c, FILE *f)
 {
     fprintf(f, "usage: benangctl [GLOBAL OPTIONS] %s %s\n\n%s\n\n%s", c->name, c->args, c->summary,
             c->help);
 }
 
-static bn_status_t parse_u64(const char *opt, const char *s, uint64_t *out, bn_error_t *err)
+bn_status_t ctl__parse_u64(const char *opt, const char *s, uint64_t *out, bn_error_t *err)
 {
     char *end = NULL;
     errno = 0;
@@ -79,7 +56,7 @@ static bn_status_t parse_u64(const char *opt, const char *s, uint64_t *out, bn_e
 }
 
 /* getopt_long's complaint as a usage error. argv/optind as getopt left them. */
-static bn_status_t bad_option(int c, char **argv, bn_error_t *err)
+bn_status_t ctl__bad_option(int c, char **argv, bn_error_t *err)
 {
     const char *arg = argv[optind - 1];
     if (c == ':')
@@ -90,13 +67,13 @@ static bn_status_t bad_option(int c, char **argv, bn_error_t *err)
 }
 
 /* Reset getopt for a command's own argv (argv[0] is the command name). */
-static void getopt_reset(void)
+void ctl__getopt_reset(void)
 {
     optind = 0; /* glibc: full re-initialisation, scanning from argv[1] */
     opterr = 0;
 }
 
-static bn_status_t load_config(ctl_t *ctl, bn_error_t *err)
+bn_status_t ctl__load_config(ctl_t *ctl, bn_error_t *err)
 {
     if (ctl->cfg)
         return BN_OK;
@@ -104,7 +81,7 @@ static bn_status_t load_config(ctl_t *ctl, bn_error_t *err)
 }
 
 /* The endpoint of kind ep; main: the command's main socket (--endpoint applies). */
-static bn_status_t endpoint(ctl_t *ctl, int ep, bool main_socket, const char **out, bn_error_t *err)
+bn_status_t ctl__endpoint(ctl_t *ctl, int ep, bool main_socket, const char **out, bn_error_t *err)
 {
     if (main_socket && ctl->endpoint) {
         *out = ctl->endpoint;
@@ -114,7 +91,7 @@ static bn_status_t endpoint(ctl_t *ctl, int ep, bool main_socket, const char **o
         *out = ctl->over[ep];
         return BN_OK;
     }
-    bn_status_t st = load_config(ctl, err);
+    bn_status_t st = ctl__load_config(ctl, err);
     if (st == BN_IO && !ctl->config_given && err && err->native == ENOENT) {
         *out = default_endpoints[ep];
         return BN_OK;
@@ -128,7 +105,7 @@ static bn_status_t endpoint(ctl_t *ctl, int ep, bool main_socket, const char **o
 }
 
 /* The whole of path ("-": stdin) in a malloc'ed buffer. */
-static bn_status_t read_all(const char *path, uint8_t **out, size_t *len, bn_error_t *err)
+bn_status_t ctl__read_all(const char *path, uint8_t **out, size_t *len, bn_error_t *err)
 {
     bool std_in = strcmp(path, "-") == 0;
     FILE *f = std_in ? stdin : fopen(path, "rb");
@@ -175,12 +152,12 @@ static bn_status_t read_all(const char *path, uint8_t **out, size_t *len, bn_err
 static bn_status_t run_check_config(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    getopt_reset();
+    ctl__getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c != 'h')
-            return bad_option(c, argv, err);
-        cmd_usage(ctl->cmd, stdout);
+            return ctl__bad_option(c, argv, err);
+        ctl__usage(ctl->cmd, stdout);
         return BN_OK;
     }
     if (argc - optind > 1)
@@ -221,7 +198,7 @@ static bn_status_t publish_file(bn_publisher_t *p, const char *agency, const cha
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    bn_status_t st = read_all(path, &buf, &len, err);
+    bn_status_t st = ctl__read_all(path, &buf, &len, err);
     if (st != BN_OK)
         return st;
     bn_publish_result_t res;
@@ -245,7 +222,7 @@ static bn_status_t run_publish(ctl_t *ctl, int argc, char **argv, bn_error_t *er
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *agency = NULL, *adapter = NULL;
-    getopt_reset();
+    ctl__getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":a:A:h", opts, NULL)) != -1) {
         switch (c) {
@@ -256,10 +233,10 @@ static bn_status_t run_publish(ctl_t *ctl, int argc, char **argv, bn_error_t *er
             adapter = optarg;
             break;
         case 'h':
-            cmd_usage(ctl->cmd, stdout);
+            ctl__usage(ctl->cmd, stdout);
             return BN_OK;
         default:
-            return bad_option(c, argv, err);
+            return ctl__bad_option(c, argv, err);
         }
     }
     if (!agency)
@@ -267,7 +244,7 @@ static bn_status_t run_publish(ctl_t *ctl, int argc, char **argv, bn_error_t *er
     if (optind >= argc)
         return bn_error_set(err, BN_USAGE, 0, NULL, "no FILE to publish (\"-\" reads stdin)");
     const char *ep = NULL;
-    bn_status_t st = endpoint(ctl, EP_INGEST, true, &ep, err);
+    bn_status_t st = ctl__endpoint(ctl, EP_INGEST, true, &ep, err);
     bn_publisher_t *p = NULL;
     bn_client_options_t o = {.timeout_ms = ctl->timeout_ms};
     if (st == BN_OK)
@@ -376,7 +353,7 @@ static bn_status_t print_event(const tail_t *t, const Benang__V1__Event *ev, bn_
 static bn_status_t tail_fetch(ctl_t *ctl, tail_t *t, bn_error_t *err)
 {
     const char *ep = NULL;
-    bn_status_t st = endpoint(ctl, EP_QUERY, true, &ep, err);
+    bn_status_t st = ctl__endpoint(ctl, EP_QUERY, true, &ep, err);
     bn_query_t *q = NULL;
     bn_client_options_t o = {.timeout_ms = ctl->timeout_ms};
     if (st == BN_OK)
@@ -406,9 +383,9 @@ static bn_status_t tail_fetch(ctl_t *ctl, tail_t *t, bn_error_t *err)
 static bn_status_t tail_follow(ctl_t *ctl, tail_t *t, bn_error_t *err)
 {
     const char *qep = NULL, *fep = NULL;
-    bn_status_t st = endpoint(ctl, EP_QUERY, true, &qep, err);
+    bn_status_t st = ctl__endpoint(ctl, EP_QUERY, true, &qep, err);
     if (st == BN_OK)
-        st = endpoint(ctl, EP_FEED, false, &fep, err);
+        st = ctl__endpoint(ctl, EP_FEED, false, &fep, err);
     bn_subscriber_t *s = NULL;
     bn_client_options_t o = {.timeout_ms = ctl->timeout_ms};
     if (st == BN_OK)
@@ -436,18 +413,18 @@ static bn_status_t run_tail(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     tail_t t = {0};
     bn_status_t st = BN_OK;
-    getopt_reset();
+    ctl__getopt_reset();
     int c;
     while (st == BN_OK && (c = getopt_long(argc, argv, ":fjn:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
-            st = parse_u64("--from", optarg, &t.from, err);
+            st = ctl__parse_u64("--from", optarg, &t.from, err);
             break;
         case 'T':
-            st = parse_u64("--to", optarg, &t.to, err);
+            st = ctl__parse_u64("--to", optarg, &t.to, err);
             break;
         case 'n':
-            st = parse_u64("--limit", optarg, &t.limit, err);
+            st = ctl__parse_u64("--limit", optarg, &t.limit, err);
             break;
         case 'f':
             t.follow = true;
@@ -461,10 +438,10 @@ static bn_status_t run_tail(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
             t.topics[t.n_topics++] = optarg;
             break;
         case 'h':
-            cmd_usage(ctl->cmd, stdout);
+            ctl__usage(ctl->cmd, stdout);
             return BN_OK;
         default:
-            return bad_option(c, argv, err);
+            return ctl__bad_option(c, argv, err);
         }
     }
     if (st != BN_OK)
@@ -525,7 +502,7 @@ static bn_status_t run_status(ctl_t *ctl, int argc, char **argv, bn_error_t *err
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool json = false;
-    getopt_reset();
+    ctl__getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
         switch (c) {
@@ -533,16 +510,16 @@ static bn_status_t run_status(ctl_t *ctl, int argc, char **argv, bn_error_t *err
             json = true;
             break;
         case 'h':
-            cmd_usage(ctl->cmd, stdout);
+            ctl__usage(ctl->cmd, stdout);
             return BN_OK;
         default:
-            return bad_option(c, argv, err);
+            return ctl__bad_option(c, argv, err);
         }
     }
     if (optind < argc)
         return bn_error_set(err, BN_USAGE, 0, NULL, "unexpected argument \"%s\"", argv[optind]);
     const char *ep = NULL;
-    bn_status_t st = endpoint(ctl, EP_QUERY, true, &ep, err);
+    bn_status_t st = ctl__endpoint(ctl, EP_QUERY, true, &ep, err);
     bn_query_t *q = NULL;
     bn_client_options_t o = {.timeout_ms = ctl->timeout_ms};
     if (st == BN_OK)
@@ -595,6 +572,27 @@ static const ctl_cmd_t commands[] = {
      "  -n, --limit N        stop after N events\n"
      "  -h, --help           this text\n",
      run_tail},
+    {"translate", "--agency ID [--adapter NAME] FILE",
+     "Dry run: print the events the hub would make of FILE (NDJSON), or the error and its place.",
+     "Runs the agency's adapter with its settings from --config, then the hub's validation\n"
+     "and completion, without a hub and without publishing: how a mapping is developed.\n"
+     "NIKs appear only as subjectKey (with the hub's key when readable here).\n"
+     "  -a, --agency ID      the agency whose adapter and settings to use (required)\n"
+     "  -A, --adapter NAME   the adapter (default: the agency's)\n"
+     "  -h, --help           this text\n",
+     ctl__run_translate},
+    {"rejected", "[--agency ID] [--from ID] [--limit N] [--json] | retry ID | retry --agency ID",
+     "List payloads the hub's adapters refused, or re-run them after a mapping fix.",
+     "The hub keeps every payload its adapter refused (hub.rejected_max of them) with the\n"
+     "reason and its place. `retry ID` sends that payload again as the same agency with the\n"
+     "same adapter; stored, the record is closed; refused again, it stays kept.\n"
+     "`retry --agency ID` re-runs every kept payload of the agency, oldest first.\n"
+     "  -a, --agency ID      only this agency's payloads\n"
+     "      --from ID        list from this id on\n"
+     "  -n, --limit N        list at most N (default 100, at most 1000)\n"
+     "  -j, --json           one Rejected object per line (NDJSON)\n"
+     "  -h, --help           this text\n",
+     ctl__run_rejected},
     {"status", "[--json]", "Show the hub's status: head seq, counts, store size, durability.",
      "  -j, --json           the StatusReply as proto3 JSON\n"
      "  -h, --help           this text\n",
@@ -681,7 +679,7 @@ static bn_status_t parse_global(ctl_t *ctl, int argc, char **argv, int *cmd_at, 
             ctl->version = true;
             break;
         default:
-            return bad_option(c, argv, err);
+            return ctl__bad_option(c, argv, err);
         }
     }
     *cmd_at = optind;

@@ -72,6 +72,11 @@ bn_status_t bn_publisher_send(bn_publisher_t *p, const char *agency, const char 
  * when none came; otherwise as bn_publisher_publish(). */
 bn_status_t bn_publisher_recv(bn_publisher_t *p, int timeout_ms, bn_publish_result_t *res,
                               bn_error_t *err);
+/* Mark the next request sent (publish or send) as the re-run of rejected
+ * payload rejected_id: when the hub stores it, that rejected record is closed
+ * in the same commit. Applies to one request. */
+void bn_publisher_retry_of(bn_publisher_t *p, uint64_t rejected_id);
+
 /* Requests sent and not yet answered. */
 size_t bn_publisher_in_flight(const bn_publisher_t *p);
 
@@ -111,6 +116,15 @@ bn_status_t bn_query_fetch_raw(bn_query_t *q, uint64_t from_seq, uint64_t to_seq
                                uint32_t max_events, const char *const *prefixes, size_t n_prefixes,
                                const bn_raw_event_t **events, size_t *n_events, uint64_t *head_seq,
                                uint64_t *next_seq, bn_error_t *err);
+
+/* Payloads refused by their adapter and kept by the hub: of agency (NULL or
+ * "": all), ids >= from_id, at most max (0: 100, capped at 1000), or just
+ * the one with id (0: a listing). Payload bytes only with include_payload.
+ * *reply owned by the library until the next call on q. Returns as
+ * bn_query_fetch(); BN_BAD_REQUEST when id is given and not kept. */
+bn_status_t bn_query_rejected(bn_query_t *q, const char *agency, uint64_t from_id, uint32_t max,
+                              uint64_t id, bool include_payload,
+                              const Benang__V1__RejectedReply **reply, bn_error_t *err);
 
 /* Hub status; *reply owned by the library until the next call on q. */
 bn_status_t bn_query_status(bn_query_t *q, const Benang__V1__StatusReply **reply, bn_error_t *err);
