@@ -50,6 +50,7 @@ typedef struct {
     const char *text; /* the input, to place reader errors */
     yaml_document_t *doc;
     bn_error_t *err;
+    bool nested; /* reading an agency file named by hub.yaml */
 } ctx_t;
 
 _Static_assert(sizeof(bn_durability_t) == sizeof(int), "enum rows store an int");
@@ -562,8 +563,64 @@ static bn_status_t load_endpoints(const ctx_t *cx, const yaml_node_t *node, bn_c
     return load_mapping(cx, node, "endpoints", endpoint_rows, N_ROWS(endpoint_rows), c);
 }
 
+static bn_status_t read_file(const char *path, char **out, size_t *out_len, bn_error_t *err);
+static bn_status_t parse(ctx_t *cx, size_t len, yaml_document_t *doc);
+static bn_status_t load_agency(const ctx_t *cx, const yaml_node_t *node, size_t i, bn_config_t *c);
+
+/* "- file: agencies/sdn-01.yaml": the agency's mapping lives in its own file,
+ * relative to the file that names it. Its name is kept in c->sources, since
+ * the agency's settings nodes point at it for their error places. */
+static bn_status_t load_agency_file(const ctx_t *cx, const yaml_node_t *val, size_t i,
+                                    bn_config_t *c)
+{
+    if (val->type != YAML_SCALAR_NODE || val->data.scalar.length == 0)
+        return fail_at(cx, val, "agencies[%zu].file: expected a file name", i);
+    const char *rel = (const char *)val->data.scalar.value;
+    const char *slash = strrchr(cx->name, '/');
+    int dir_len = rel[0] == '/' || !slash ? 0 : (int)(slash - cx->name + 1);
+    char *path = NULL;
+    if (asprintf(&path, "%.*s%s", dir_len, cx->name, rel) < 0)
+        return nomem(cx->err);
+    char **grown = realloc(c->sources, (c->n_sources + 1) * sizeof *grown);
+    if (!grown) {
+        free(path);
+        return nomem(cx->err);
+    }
+    c->sources = grown;
+    c->sources[c->n_sources++] = path;
+    ctx_t sub = {.name = path, .err = cx->err, .nested = true};
+    char *text = NULL;
+    size_t len = 0;
+    bn_status_t st = read_file(path, &text, &len, cx->err);
+    if (st != BN_OK) {
+        char where[sizeof cx->err->where];
+        snprintf(where, sizeof where, "%s:%zu:%zu", cx->name, val->start_mark.line + 1,
+                 val->start_mark.column + 1);
+        return bn_error_set(cx->err, BN_CONFIG, errno, where, "agencies[%zu].file: cannot read %s",
+                            i, path);
+    }
+    sub.text = text;
+    yaml_document_t doc;
+    st = parse(&sub, len, &doc);
+    if (st == BN_OK)
+        st = load_agency(&sub, yaml_document_get_root_node(&doc), i, c);
+    yaml_document_delete(&doc);
+    free(text);
+    return st;
+}
+
 static bn_status_t load_agency(const ctx_t *cx, const yaml_node_t *node, size_t i, bn_config_t *c)
 {
+    const yaml_node_t *file = node->type == YAML_MAPPING_NODE &&
+                                      node->data.mapping.pairs.top -
+                                              node->data.mapping.pairs.start ==
+                                          1
+                                  ? lookup(cx->doc, node, "file")
+                                  : NULL;
+    if (file && cx->nested)
+        return fail_at(cx, node, "an agency file cannot name another file");
+    if (file)
+        return load_agency_file(cx, file, i, c);
     bn_agency_conf_t *a = &c->agencies[i];
     char path[32];
     snprintf(path, sizeof path, "agencies[%zu]", i);
@@ -762,10 +819,9 @@ fail:
     return st;
 }
 
-bn_status_t bn_config_load(bn_config_t **out, const char *path, bn_error_t *err)
+/* The whole file into a malloc'ed buffer. */
+static bn_status_t read_file(const char *path, char **out, size_t *out_len, bn_error_t *err)
 {
-    if (!out || !path)
-        return bn_error_set(err, BN_USAGE, 0, NULL, "bn_config_load: NULL argument");
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -794,6 +850,23 @@ bn_status_t bn_config_load(bn_config_t **out, const char *path, bn_error_t *err)
         }
     }
     fclose(f);
+    if (st != BN_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *out_len = len;
+    return BN_OK;
+}
+
+bn_status_t bn_config_load(bn_config_t **out, const char *path, bn_error_t *err)
+{
+    if (!out || !path)
+        return bn_error_set(err, BN_USAGE, 0, NULL, "bn_config_load: NULL argument");
+    *out = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    bn_status_t st = read_file(path, &buf, &len, err);
     if (st == BN_OK)
         st = bn_config_load_string(out, path, buf, len, err);
     free(buf);
@@ -808,6 +881,9 @@ void bn_config_destroy(bn_config_t **self_p)
     for (size_t i = 0; c->agencies && i < c->n_agencies; i++)
         free_rows(agency_rows, N_ROWS(agency_rows), &c->agencies[i]);
     free(c->agencies);
+    for (size_t i = 0; i < c->n_sources; i++)
+        free(c->sources[i]);
+    free(c->sources);
     free_rows(hub_rows, N_ROWS(hub_rows), c);
     free_rows(endpoint_rows, N_ROWS(endpoint_rows), c);
     free(c->path);

@@ -53,6 +53,9 @@ typedef struct {
     /* agencies: */
     bn_agency_conf_t *agencies;
     size_t n_agencies;
+    /* Agency files read besides path ("- file: agencies/x.yaml"), owned. */
+    char **sources;
+    size_t n_sources;
 } bn_config_t;
 
 /* Load and validate path. On BN_OK *out is a new config (bn_config_destroy).

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "config.h"
@@ -373,8 +374,55 @@ static void test_destroy(void)
                "agencies[1].adapters[1]: must not be empty");
 }
 
+/* Agencies in their own files, settings kept as nodes with the file's name. */
+static void test_agency_files(void)
+{
+    char *dir = bn_test_tmpdir("cfgfiles");
+    char path[600], sub[600];
+    snprintf(sub, sizeof sub, "%s/agencies", dir);
+    CHECK(mkdir(sub, 0700) == 0);
+    snprintf(path, sizeof path, "%s/agencies/sd.yaml", dir);
+    const char *sd = "id: sdn-01\nsector: education\nadapters: [csv]\n"
+                     "settings:\n  csv:\n    separator: \";\"\n";
+    CHECK(bn_test_write_file(path, sd, strlen(sd)) == 0);
+    snprintf(path, sizeof path, "%s/hub.yaml", dir);
+    const char *hub = "agencies:\n  - id: pkm\n    sector: health\n    adapters: [fhir]\n"
+                      "  - file: agencies/sd.yaml\n";
+    CHECK(bn_test_write_file(path, hub, strlen(hub)) == 0);
+    bn_config_t *c = NULL;
+    bn_error_t err;
+    bn_status_t st = bn_config_load(&c, path, &err);
+    CHECK_MSG(st == BN_OK, "%s: %s", err.where, err.msg);
+    const bn_agency_conf_t *a = bn_config_agency(c, "sdn-01");
+    CHECK(a && strcmp(a->sector, "education") == 0 && a->n_adapters == 1);
+    const bn_node_t *csv = a ? bn_node_get(a->settings, "csv") : NULL;
+    CHECK(csv && strcmp(bn_node_str(csv, "separator"), ";") == 0);
+    char where[200];
+    CHECK(csv && strstr(bn_node_where(bn_node_get(csv, "separator"), where, sizeof where),
+                        "agencies/sd.yaml:6:16") != NULL);
+    bn_config_destroy(&c);
+
+    /* an error inside the agency file is placed in that file */
+    const char *bad = "id: sdn-01\nsector: Education!\nadapters: [csv]\n";
+    snprintf(path, sizeof path, "%s/agencies/sd.yaml", dir);
+    CHECK(bn_test_write_file(path, bad, strlen(bad)) == 0);
+    snprintf(path, sizeof path, "%s/hub.yaml", dir);
+    CHECK(bn_config_load(&c, path, &err) == BN_CONFIG);
+    CHECK_MSG(strstr(err.where, "agencies/sd.yaml:2:9") != NULL, "where %s", err.where);
+    /* a missing file is placed where hub.yaml names it */
+    const char *missing = "agencies:\n  - file: agencies/none.yaml\n";
+    CHECK(bn_test_write_file(path, missing, strlen(missing)) == 0);
+    CHECK(bn_config_load(&c, path, &err) == BN_CONFIG);
+    CHECK_MSG(strstr(err.where, "hub.yaml:2:11") != NULL && strstr(err.msg, "none.yaml"),
+              "%s: %s", err.where, err.msg);
+    CHECK(c == NULL);
+    bn_test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
+    test_agency_files();
     test_default_file();
     test_defaults();
     test_values();
