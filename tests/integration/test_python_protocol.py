@@ -67,17 +67,23 @@ agencies:
         q.connect(query)
 
         def ask(req, timeout=5000):
+            # A DEALER may still hold late answers to requests that timed out
+            # (the readiness probes below): match the request_id, as the docs say.
             q.send(req.SerializeToString())
-            if not q.poll(timeout):
-                return None
-            rep = protocol_pb2.QueryReply()
-            rep.ParseFromString(q.recv())
-            return rep
+            deadline = time.monotonic() + timeout / 1000
+            while True:
+                left = int((deadline - time.monotonic()) * 1000)
+                if left <= 0 or not q.poll(left):
+                    return None
+                rep = protocol_pb2.QueryReply()
+                rep.ParseFromString(q.recv())
+                if rep.request_id == req.request_id:
+                    return rep
 
         # ready when status answers
         st = None
         for _ in range(100):
-            st = ask(protocol_pb2.QueryRequest(request_id=1, status=protocol_pb2.StatusRequest()), 200)
+            st = ask(protocol_pb2.QueryRequest(request_id=100 + _, status=protocol_pb2.StatusRequest()), 200)
             if st is not None:
                 break
         check(st is not None and st.status == protocol_pb2.STATUS_OK, "hub answers status")
