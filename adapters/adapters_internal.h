@@ -13,4 +13,13 @@ extern const bn_adapter_ops_t bn_adapter_canonical;
 /* "canonical-json": the proto3 JSON mapping of Event: one object, an array, or NDJSON. */
 extern const bn_adapter_ops_t bn_adapter_canonical_json;
 
+/* "fhir": FHIR R4 JSON: Immunization, ServiceRequest, Task, Bundle (with Patient). */
+extern const bn_adapter_ops_t bn_adapter_fhir;
+/* "hl7v2": HL7 v2.x ER7: VXU^V04 (immunisations), REF^I12 (referrals), batches. */
+extern const bn_adapter_ops_t bn_adapter_hl7v2;
+/* "csv": RFC 4180 CSV, one event per row, columns mapped in the agency's settings. */
+extern const bn_adapter_ops_t bn_adapter_csv;
+/* "json": any JSON, fields mapped in the agency's settings (same mapping language as csv). */
+extern const bn_adapter_ops_t bn_adapter_json;
+
 #endif

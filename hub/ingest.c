@@ -171,7 +171,8 @@ bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_bindings_t *bindi
         /* keep what the adapter refused, to re-run it after a mapping fix */
         req->payload = malloc(pr->payload.len ? pr->payload.len : 1);
         if (req->payload) {
-            memcpy(req->payload, pr->payload.data, pr->payload.len);
+            if (pr->payload.len)
+                memcpy(req->payload, pr->payload.data, pr->payload.len);
             req->payload_len = pr->payload.len;
             req->keep = true;
         }

@@ -138,12 +138,19 @@ static int spawn(bn_test_hub_t *h)
     return -1;
 }
 
-int bn_test_hub_start(bn_test_hub_t *h, const char *hub_extra, const char *agencies)
+void bn_test_hub_prepare(bn_test_hub_t *h)
 {
     memset(h, 0, sizeof *h);
     char *dir = bn_test_tmpdir("hub");
     snprintf(h->dir, sizeof h->dir, "%s", dir);
     free(dir);
+    h->magic = BN_TEST_PREPARED;
+}
+
+int bn_test_hub_start(bn_test_hub_t *h, const char *hub_extra, const char *agencies)
+{
+    if (h->magic != BN_TEST_PREPARED)
+        bn_test_hub_prepare(h);
     snprintf(h->config, sizeof h->config, "%s/hub.yaml", h->dir);
     snprintf(h->log, sizeof h->log, "%s/hub.log", h->dir);
     for (int attempt = 0; attempt < 5; attempt++) {

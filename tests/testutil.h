@@ -75,7 +75,14 @@ typedef struct {
     char ingest[64];
     char feed[64];
     char query[64];
+    unsigned magic; /* BN_TEST_PREPARED after bn_test_hub_prepare() */
 } bn_test_hub_t;
+
+#define BN_TEST_PREPARED 0x5eedbe1au
+
+/* Create h's temp dir without starting anything, so a test can put files
+ * there (agency files) before bn_test_hub_start(), which then uses it. */
+void bn_test_hub_prepare(bn_test_hub_t *h);
 
 /* Write a hub.yaml into a fresh temp dir and start benang-hub on it.
  * hub_extra: extra lines under "hub:" (each indented two spaces, newline

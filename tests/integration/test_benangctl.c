@@ -41,7 +41,7 @@ int main(void)
     free(out);
 
     snprintf(args, sizeof args,
-             "publish --agency puskesmas-a --adapter canonical-json %s/config/examples/immunisation.json",
+             "publish --agency puskesmas-a --adapter canonical-json %s/config/examples/canonical/immunisation.json",
              BN_SOURCE_DIR);
     CHECK(ctl(&h, args, &out) == 0);
     CHECK_MSG(out && strstr(out, "seq=1 ") && strstr(out, "source_id=IMM-2026-000123"), "got: %s",
@@ -51,13 +51,13 @@ int main(void)
     CHECK_MSG(out && strstr(out, "seq=1 ") && strstr(out, "duplicate"), "got: %s", out);
     free(out);
     snprintf(args, sizeof args,
-             "publish -a puskesmas-a -A canonical-json %s/config/examples/referrals.ndjson",
+             "publish -a puskesmas-a -A canonical-json %s/config/examples/canonical/referrals.ndjson",
              BN_SOURCE_DIR);
     CHECK(ctl(&h, args, &out) == 0);
     CHECK_MSG(out && strstr(out, "seq=2 ") && strstr(out, "seq=3 "), "got: %s", out);
     free(out);
     snprintf(args, sizeof args,
-             "publish --agency nobody --adapter canonical-json %s/config/examples/program.json",
+             "publish --agency nobody --adapter canonical-json %s/config/examples/canonical/program.json",
              BN_SOURCE_DIR);
     CHECK(ctl(&h, args, &out) == 1);
     CHECK_MSG(out && strstr(out, "BN_UNKNOWN_AGENCY") && strstr(out, "nobody"), "got: %s", out);

@@ -58,8 +58,20 @@ static void test_registry_and_list(void)
     CHECK(bn_adapter_find(NULL) == NULL);
     CHECK(bn_adapter_at(0) == bn_adapter_find("canonical"));
     CHECK(bn_adapter_at(1) == bn_adapter_find("canonical-json"));
-    CHECK(bn_adapter_at(2) == NULL);
-    CHECK(bn_adapter_at(1)->summary && bn_adapter_at(1)->translate);
+    /* every registered adapter: a unique name, a summary, a translate function */
+    size_t n = 0;
+    while (bn_adapter_at(n))
+        n++;
+    CHECK_EQ_U64(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        const bn_adapter_ops_t *a = bn_adapter_at(i);
+        CHECK_MSG(a->summary && a->translate, "adapter %s incomplete", a->name);
+        CHECK(bn_adapter_find(a->name) == a);
+        CHECK((a->settings_new == NULL) == (a->settings_free == NULL));
+    }
+    const char *names[] = {"canonical", "canonical-json", "fhir", "hl7v2", "csv", "json"};
+    for (size_t i = 0; i < 6; i++)
+        CHECK_MSG(bn_adapter_find(names[i]) != NULL, "no adapter %s", names[i]);
 
     bn_event_list_t list = {0};
     for (int i = 0; i < 20; i++) {
