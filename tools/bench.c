@@ -63,7 +63,8 @@ static void usage(FILE *f)
             "                           (one text field is padded; the hub caps it at 4096) [300]\n"
             "  -w, --window W           requests in flight per publisher [256]\n"
             "  -d, --durability MODE    sync | buffered: the hub's and the raw LMDB's [sync]\n"
-            "  -a, --adapter NAME       canonical | canonical-json (proto3 JSON of the same\n"
+            "  -a, --adapter NAME       canonical | canonical-json | fhir (proto3 JSON, or a FHIR\n"
+            "                           R4 Immunization with contained Patient, of the same\n"
             "                           event) [canonical]\n"
             "      --hub PATH           benang-hub binary [benang-hub next to this binary]\n"
             "      --data-dir DIR       run directory (hub data, raw LMDB) [a fresh directory\n"
@@ -152,13 +153,15 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
             o->buffered = strcmp(optarg, "buffered") == 0;
             break;
         case 'a':
-            if (strcmp(optarg, "canonical") && strcmp(optarg, "canonical-json")) {
+            if (strcmp(optarg, "canonical") && strcmp(optarg, "canonical-json") &&
+                strcmp(optarg, "fhir")) {
                 fprintf(stderr,
-                        "benang-bench: --adapter: canonical or canonical-json (got \"%s\")\n",
+                        "benang-bench: --adapter: canonical, canonical-json or fhir (got \"%s\")\n",
                         optarg);
                 return -1;
             }
             o->json = strcmp(optarg, "canonical-json") == 0;
+            o->fhir = strcmp(optarg, "fhir") == 0;
             break;
         case 1:
             o->hub_bin = optarg;
@@ -255,7 +258,7 @@ static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const 
            o->events, o->publishers, o->size, o->window, x->durability, bn_bench__adapter(o),
            o->prefill);
     bn_bench_tmpl_t t;
-    if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, o->json) == 0) {
+    if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, bn_bench__format(o)) == 0) {
         printf("  \"event_bytes\": %zu,\n  \"payload_bytes\": %zu,\n", t.proto_len, t.len);
         bn_bench__tmpl_free(&t);
     }

@@ -31,7 +31,7 @@ typedef struct {
     uint64_t events, prefill;
     int publishers, window;
     size_t size;
-    bool buffered, json;
+    bool buffered, json, fhir; /* json: canonical-json; fhir: FHIR R4 Immunization */
     const char *hub_bin, *data_dir, *ingest, *feed, *query, *agency;
     double lat_rate, lat_seconds;
     bool no_raw, no_replay, keep;
@@ -75,7 +75,9 @@ void bn_bench__sleep_ms(int ms);
 /* A template of size bytes of protobuf (the facility padded to fit) whose
  * source_id slot is sid_len characters; buf is the proto3 JSON of the same
  * event when json. 0, or -1 with a message. Free with bn_bench__tmpl_free. */
-int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, bool json);
+int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, int format);
+/* The payload format of o for bn_bench__tmpl_make: 0 protobuf, 1 proto3 JSON, 2 FHIR. */
+int bn_bench__format(const bn_bench_opts_t *o);
 void bn_bench__tmpl_free(bn_bench_tmpl_t *t);
 /* Write sid (sid_len chars) and a 16-digit NIK derived from k into buf's slots. */
 void bn_bench__tmpl_patch(uint8_t *buf, size_t sid_off, size_t nik_off, const char *sid,

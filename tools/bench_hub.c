@@ -307,7 +307,7 @@ static int write_config(const bn_bench_opts_t *o, const bn_bench_run_t *r)
             "  map_size_mb: %" PRIu64 "\n"
             "endpoints:\n  ingest: %s\n  feed: %s\n  query: %s\n"
             "agencies:\n  - id: %s\n    name: Bench Puskesmas\n    sector: health\n"
-            "    adapters: [canonical, canonical-json]\n",
+            "    adapters: [canonical, canonical-json, fhir]\n",
             r->hubdata, o->buffered ? "buffered" : "sync", map_mb, r->ingest, r->feed, r->query,
             o->agency);
     return fclose(f) == 0 ? 0 : -1;

@@ -98,6 +98,30 @@ static char *json_event(const char *sid, const char *nik, const char *facility, 
     return buf;
 }
 
+/* The same immunisation as a FHIR R4 Immunization with a contained Patient,
+ * as the Puskesmas' system would send it to the "fhir" adapter. */
+static char *fhir_event(const char *sid, const char *nik, const char *facility, size_t *len)
+{
+    const char *fmt =
+        "{\"resourceType\":\"Immunization\",\"id\":\"%s\",\"contained\":[{\"resourceType\":"
+        "\"Patient\",\"id\":\"p\",\"identifier\":[{\"system\":"
+        "\"https://fhir.kemkes.go.id/id/nik\",\"value\":\"%s\"},{\"system\":"
+        "\"https://puskesmas.example/id/rm\",\"value\":\"RM-0012345\"}],\"name\":[{\"text\":"
+        "\"Siti Aminah\"}],\"gender\":\"female\",\"birthDate\":\"2025-03-14\",\"address\":"
+        "[{\"city\":\"Tanjung Barat\"}]}],\"status\":\"completed\",\"vaccineCode\":{\"coding\":"
+        "[{\"system\":\"http://hl7.org/fhir/sid/cvx\",\"code\":\"08\",\"display\":"
+        "\"Hepatitis B\"}]},\"patient\":{\"reference\":\"#p\"},\"occurrenceDateTime\":"
+        "\"2026-11-02T09:30:00+07:00\",\"location\":{\"display\":\"%s\"},\"lotNumber\":"
+        "\"HB2026-0417\",\"performer\":[{\"actor\":{\"display\":\"Bidan Sri Wahyuni\"}}],"
+        "\"protocolApplied\":[{\"doseNumberPositiveInt\":1}]}";
+    int n = snprintf(NULL, 0, fmt, sid, nik, facility);
+    char *buf = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf)
+        snprintf(buf, (size_t)n + 1, fmt, sid, nik, facility);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
 static size_t find_slot(const uint8_t *buf, size_t len, const char *needle)
 {
     const void *p = memmem(buf, len, needle, strlen(needle));
@@ -113,7 +137,7 @@ void bn_bench__tmpl_free(bn_bench_tmpl_t *t)
 
 /* A template of size bytes of protobuf (padding the facility), source_id slot
  * of sid_len characters. Returns 0, or -1 with a message on stderr. */
-int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, bool json)
+int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, int format)
 {
     char sid[64], nik[NIK_LEN + 1] = "3174999999999999";
     memset(sid, 'Q', sid_len);
@@ -144,8 +168,10 @@ int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, bool js
     t->sid_len = sid_len;
     t->proto_sid_off = t->proto ? find_slot(t->proto, len, sid) : (size_t)-1;
     t->proto_nik_off = t->proto ? find_slot(t->proto, len, nik) : (size_t)-1;
-    if (json) {
+    if (format == 1) {
         t->buf = (uint8_t *)json_event(sid, nik, fac, &t->len);
+    } else if (format == 2) {
+        t->buf = (uint8_t *)fhir_event(sid, nik, fac, &t->len);
     } else if (t->proto) {
         t->buf = malloc(len);
         if (t->buf)
@@ -214,7 +240,7 @@ typedef struct {
 
 const char *bn_bench__adapter(const bn_bench_opts_t *o)
 {
-    return o->json ? "canonical-json" : "canonical";
+    return o->json ? "canonical-json" : o->fhir ? "fhir" : "canonical";
 }
 
 /* Describe a failed publish into msg. */
@@ -331,7 +357,7 @@ int bn_bench__publish(const bn_bench_opts_t *o, const char *endpoint, char kind,
 {
     int k = o->publishers;
     bn_bench_tmpl_t t;
-    if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, o->json) != 0)
+    if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, bn_bench__format(o)) != 0)
         return -1;
     pub_t *ps = calloc((size_t)k, sizeof *ps);
     pthread_t *th = calloc((size_t)k, sizeof *th);
@@ -491,7 +517,7 @@ int bn_bench__latency(const bn_bench_opts_t *o, const bn_bench_run_t *r, unsigne
     uint64_t count = (uint64_t)(o->lat_rate * o->lat_seconds + 0.5);
     memset(out, 0, sizeof *out);
     bn_bench_tmpl_t t;
-    if (count == 0 || bn_bench__tmpl_make(&t, o->size, SID_LAT_LEN, o->json) != 0)
+    if (count == 0 || bn_bench__tmpl_make(&t, o->size, SID_LAT_LEN, bn_bench__format(o)) != 0)
         return count == 0 ? 0 : -1;
     sub_t s = {.feed = r->feed, .cap = count};
     s.lat = malloc(count * sizeof *s.lat);
@@ -589,4 +615,9 @@ done:
     free(s.lat);
     bn_bench__tmpl_free(&t);
     return rc;
+}
+
+int bn_bench__format(const bn_bench_opts_t *o)
+{
+    return o->json ? 1 : o->fhir ? 2 : 0;
 }
