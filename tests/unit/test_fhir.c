@@ -71,6 +71,22 @@ static void expect(run_t *r, bn_status_t st, const char *where, const char *msg)
     bn_event_list_clear(&r->list);
 }
 
+/* A JSON syntax error: BN_BAD_PAYLOAD placed on the expected line (jansson
+ * reports the column where it stopped reading, so only the line is pinned). */
+static void expect_syntax(run_t *r, const char *where)
+{
+    char line[32];
+    const char *comma = strchr(where, ',');
+    snprintf(line, sizeof line, "%.*s, column ", comma ? (int)(comma - where) : 0, where);
+    CHECK_MSG(r->st == BN_BAD_PAYLOAD, "status %s (%s: %s)", bn_status_name(r->st), r->err.where,
+              r->err.msg);
+    CHECK_MSG(strncmp(r->err.where, line, strlen(line)) == 0, "where \"%s\", want \"%s...\"",
+              r->err.where, line);
+    CHECK_MSG(strncmp(r->err.msg, "invalid JSON: ", 14) == 0 && strlen(r->err.msg) > 14,
+              "msg \"%s\"", r->err.msg);
+    bn_event_list_clear(&r->list);
+}
+
 static Benang__V1__Event *ok(run_t *r, size_t n)
 {
     CHECK_MSG(r->st == BN_OK, "status %s (%s: %s)", bn_status_name(r->st), r->err.where, r->err.msg);
@@ -488,11 +504,11 @@ static void test_errors(void)
 {
     run_t r;
     run_file(&r, "truncated.json", NULL);
-    expect(&r, BN_BAD_PAYLOAD, "line 1, column 56", "unterminated string");
+    expect_syntax(&r, "line 1, column 56");
     run_text(&r, "", NULL);
-    expect(&r, BN_BAD_PAYLOAD, "line 1, column 1", "unexpected end of input");
+    expect_syntax(&r, "line 1, column 1");
     run_text(&r, "{\"resourceType\":\"Immunization\",\"id\":\"a\",\"id\":\"b\"}", NULL);
-    expect(&r, BN_BAD_PAYLOAD, "line 1, column 41", "duplicate object key");
+    expect_syntax(&r, "line 1, column 41");
     run_text(&r, "[1]", NULL);
     expect(&r, BN_INVALID_EVENT, "$", "expected a FHIR resource");
     run_text(&r, "{\"id\":\"x\"}", NULL);
@@ -545,7 +561,7 @@ static void test_errors(void)
              NULL);
     expect(&r, BN_INVALID_EVENT, "$.id", "id or identifier[0].value");
     run_text(&r, IMM(VAX ",\"occurrenceDateTime\":\"2024-01-01\",\"status\":\"done\""), NULL);
-    expect(&r, BN_BAD_PAYLOAD, "line 1, column 176", "duplicate object key");
+    expect_syntax(&r, "line 1, column 176");
     run_text(&r,
              "{\"resourceType\":\"Immunization\",\"id\":\"i\",\"status\":\"done\"," VAX
              ",\"occurrenceDateTime\":\"2024-01-01\"}",
@@ -642,7 +658,7 @@ static void test_subject_errors(void)
 #undef AT
 }
 
-/* The arena JSON reader: strict RFC 8259, positions as "line L, column C". */
+/* Syntax errors: strict RFC 8259 (jansson), placed as "line L, column C". */
 static void test_json_reader(void)
 {
     static const struct {
@@ -670,16 +686,16 @@ static void test_json_reader(void)
     run_t r;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         run_text(&r, bad[i].text, NULL);
-        expect(&r, BN_BAD_PAYLOAD, bad[i].where, bad[i].msg);
+        expect_syntax(&r, bad[i].where);
     }
-    /* 40 members: duplicates found by the sort at the closing brace */
+    /* a duplicate key among 40 members */
     char big[1024];
     size_t n = (size_t)snprintf(big, sizeof big, "{\"resourceType\":\"Task\"");
     for (int i = 0; i < 40; i++)
         n += (size_t)snprintf(big + n, sizeof big - n, ",\"k%d\":%d", i == 39 ? 3 : i, i);
     snprintf(big + n, sizeof big - n, "}");
     run_text(&r, big, NULL);
-    expect(&r, BN_BAD_PAYLOAD, "line 1, column 362", "duplicate object key");
+    expect_syntax(&r, "line 1, column 362");
     /* escapes decode: a surrogate pair, \/ and \n; numbers, true, false and null parse */
     run_text(&r,
              IMM(VAX ",\"occurrenceDateTime\":\"2024-01-01\",\"lotNumber\":\"A\\/\\ud83d\\ude00"
