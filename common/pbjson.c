@@ -13,6 +13,8 @@
 #include "benang/pbjson.h"
 #include "benang/utf8.h"
 
+#include <sodium.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -102,84 +104,39 @@ static bn_status_t bad_type(bn_error_t *err, const char *path, const char *want,
 }
 
 
-/* ---- base64 (RFC 4648; standard or URL-safe alphabet, padding optional) ----- */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
+/* ---- base64 (RFC 4648, libsodium): standard or URL-safe alphabet, padding optional ---- */
 
 /* Decode s[0..len) into a malloc'ed buffer; false on bad input (*out NULL) or no memory. */
 static bool b64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, bool *nomem)
 {
+    static const int variants[] = {sodium_base64_VARIANT_ORIGINAL,
+                                   sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+                                   sodium_base64_VARIANT_URLSAFE,
+                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING};
     *out = NULL;
     *nomem = false;
-    if (len % 4 == 0 && len >= 1 && s[len - 1] == '=')
-        len -= (len >= 2 && s[len - 2] == '=') ? 2 : 1;
-    if (len % 4 == 1)
-        return false;
     uint8_t *buf = malloc(len / 4 * 3 + 3);
     if (!buf) {
         *nomem = true;
         return false;
     }
-    size_t o = 0;
-    uint32_t acc = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64val((unsigned char)s[i]);
-        if (v < 0) {
-            free(buf);
-            return false;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        if (i % 4 == 3) {
-            buf[o++] = (uint8_t)(acc >> 16);
-            buf[o++] = (uint8_t)(acc >> 8);
-            buf[o++] = (uint8_t)acc;
-            acc = 0;
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        /* b64_end NULL: the whole input must be valid in this variant */
+        if (sodium_base642bin(buf, len / 4 * 3 + 3, s, len, NULL, out_len, NULL, variants[i]) == 0) {
+            *out = buf;
+            return true;
         }
     }
-    if (len % 4 == 2) {
-        buf[o++] = (uint8_t)(acc >> 4);
-    } else if (len % 4 == 3) {
-        buf[o++] = (uint8_t)(acc >> 10);
-        buf[o++] = (uint8_t)(acc >> 2);
-    }
-    *out = buf;
-    *out_len = o;
-    return true;
+    free(buf);
+    return false;
 }
 
 static char *b64_encode(const uint8_t *d, size_t n)
 {
-    char *out = malloc((n + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)d[i + 1] << 8;
-        if (i + 2 < n)
-            v |= d[i + 2];
-        out[o++] = b64chars[(v >> 18) & 63];
-        out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
-    }
-    out[o] = '\0';
+    size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    char *out = malloc(cap);
+    if (out)
+        sodium_bin2base64(out, cap, d, n, sodium_base64_VARIANT_ORIGINAL);
     return out;
 }
 
