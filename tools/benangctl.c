@@ -493,6 +493,8 @@ static void print_status(const Benang__V1__StatusReply *s)
     if (s->commits)
         printf(" (%.1f events per commit)", (double)s->committed_events / (double)s->commits);
     putchar('\n');
+    printf("rejected    %" PRIu64 " kept%s\n", s->rejected,
+           s->rejected ? " (benangctl rejected)" : "");
     print_counts("by type", s->by_type, s->n_by_type);
     print_counts("by agency", s->by_agency, s->n_by_agency);
 }
