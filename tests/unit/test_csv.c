@@ -11,62 +11,20 @@
 
 #include "benang/adapter.h"
 #include "config.h"
+#include "adapter_harness.h"
 #include "testutil.h"
 
-typedef struct {
-    bn_config_t *conf;
-    void *settings;
-} agency_t;
+typedef bn_test_agency_t agency_t;
 
-static const bn_adapter_ops_t *csv(void)
-{
-    return bn_adapter_find("csv");
-}
-
-/* The csv settings of the one agency in fixtures/csv/<file>. */
 static bool agency_load(agency_t *a, const char *file)
 {
-    char path[512];
-    bn_error_t err;
-    snprintf(path, sizeof path, "%s/csv/%s", BN_FIXTURES, file);
-    a->settings = NULL;
-    bn_status_t st = bn_config_load(&a->conf, path, &err);
-    CHECK_MSG(st == BN_OK, "%s: %s: %s", path, err.where, err.msg);
-    if (st != BN_OK)
-        return false;
-    const bn_node_t *node = bn_node_get(a->conf->agencies[0].settings, "csv");
-    st = csv()->settings_new(node, &a->settings, &err);
-    CHECK_MSG(st == BN_OK, "%s: %s: %s", path, err.where, err.msg);
-    return st == BN_OK;
+    *a = (agency_t){.adapter = "csv", .dir = "csv", .sector = "education"};
+    return bn_test_agency_load(a, file);
 }
 
-static void agency_free(agency_t *a)
-{
-    csv()->settings_free(a->settings);
-    bn_config_destroy(&a->conf);
-}
-
-static bn_status_t run(const agency_t *a, const char *data, size_t len, size_t max,
-                       bn_event_list_t *out, bn_error_t *err)
-{
-    bn_adapter_ctx_t ctx = {
-        .agency = "t", .sector = "education", .settings = a->settings, .max_events = max};
-    bn_error_clear(err);
-    return csv()->translate(&ctx, (const uint8_t *)data, len, out, err);
-}
-
-static bn_status_t run_file(const agency_t *a, const char *file, bn_event_list_t *out,
-                            bn_error_t *err)
-{
-    char path[512];
-    size_t len = 0;
-    snprintf(path, sizeof path, "%s/csv/%s", BN_FIXTURES, file);
-    char *data = bn_test_read_file(path, &len);
-    CHECK_MSG(data != NULL, "cannot read %s", path);
-    bn_status_t st = data ? run(a, data, len, 0, out, err) : BN_IO;
-    free(data);
-    return st;
-}
+#define agency_free bn_test_agency_free
+#define run bn_test_agency_run
+#define run_file bn_test_agency_run_file
 
 static void test_school(void)
 {
@@ -272,15 +230,12 @@ static void test_no_header(void)
                        "          source_id: {column: 1}\n"
                        "          occurred_at: {column: 2, format: iso8601}\n"
                        "          program.areas: {column: 3, split: \",\"}\n";
-    bn_config_t *conf = NULL;
+    agency_t a = {.adapter = "csv", .dir = "csv", .sector = "education"};
     bn_error_t err;
-    bn_status_t st = bn_config_load_string(&conf, "agency.yaml", yaml, strlen(yaml), &err);
+    bn_status_t st = bn_test_agency_from(&a, "agency.yaml", yaml, strlen(yaml), &err);
     CHECK_MSG(st == BN_OK, "%s: %s", err.where, err.msg);
     if (st != BN_OK)
         return;
-    agency_t a = {.conf = conf};
-    st = csv()->settings_new(bn_node_get(conf->agencies[0].settings, "csv"), &a.settings, &err);
-    CHECK_MSG(st == BN_OK, "%s: %s", err.where, err.msg);
     const char *text = "P1\t2025-01-06\tRW01, RW02,,RW03\nP2\t2025-01-07T08:00:00+07:00\t\n";
     bn_event_list_t out = {0};
     st = run(&a, text, strlen(text), 0, &out, &err);

@@ -11,72 +11,26 @@
 
 #include "benang/adapter.h"
 #include "config.h"
+#include "adapter_harness.h"
 #include "testutil.h"
 
-typedef struct {
-    bn_config_t *conf;
-    void *settings;
-} agency_t;
-
-static const bn_adapter_ops_t *json(void)
-{
-    return bn_adapter_find("json");
-}
+typedef bn_test_agency_t agency_t;
 
 static bn_status_t settings_from(agency_t *a, const char *name, const char *yaml, bn_error_t *err)
 {
-    a->settings = NULL;
-    bn_status_t st = bn_config_load_string(&a->conf, name, yaml, strlen(yaml), err);
-    CHECK_MSG(st == BN_OK, "%s: %s: %s", name, err->where, err->msg);
-    if (st != BN_OK)
-        return st;
-    return json()->settings_new(bn_node_get(a->conf->agencies[0].settings, "json"), &a->settings,
-                                err);
+    *a = (agency_t){.adapter = "json", .dir = "json", .sector = "ngo"};
+    return bn_test_agency_from(a, name, yaml, strlen(yaml), err);
 }
 
 static bool agency_load(agency_t *a, const char *file)
 {
-    char path[512];
-    size_t len;
-    bn_error_t err;
-    snprintf(path, sizeof path, "%s/json/%s", BN_FIXTURES, file);
-    char *yaml = bn_test_read_file(path, &len);
-    CHECK_MSG(yaml != NULL, "cannot read %s", path);
-    if (!yaml)
-        return false;
-    bn_status_t st = settings_from(a, file, yaml, &err);
-    free(yaml);
-    CHECK_MSG(st == BN_OK, "%s: %s: %s", file, err.where, err.msg);
-    return st == BN_OK;
+    *a = (agency_t){.adapter = "json", .dir = "json", .sector = "ngo"};
+    return bn_test_agency_load(a, file);
 }
 
-static void agency_free(agency_t *a)
-{
-    json()->settings_free(a->settings);
-    bn_config_destroy(&a->conf);
-}
-
-static bn_status_t run(const agency_t *a, const char *data, size_t len, size_t max,
-                       bn_event_list_t *out, bn_error_t *err)
-{
-    bn_adapter_ctx_t ctx = {
-        .agency = "t", .sector = "ngo", .settings = a->settings, .max_events = max};
-    bn_error_clear(err);
-    return json()->translate(&ctx, (const uint8_t *)data, len, out, err);
-}
-
-static bn_status_t run_file(const agency_t *a, const char *file, bn_event_list_t *out,
-                            bn_error_t *err)
-{
-    char path[512];
-    size_t len = 0;
-    snprintf(path, sizeof path, "%s/json/%s", BN_FIXTURES, file);
-    char *data = bn_test_read_file(path, &len);
-    CHECK_MSG(data != NULL, "cannot read %s", path);
-    bn_status_t st = data ? run(a, data, len, 0, out, err) : BN_IO;
-    free(data);
-    return st;
-}
+#define agency_free bn_test_agency_free
+#define run bn_test_agency_run
+#define run_file bn_test_agency_run_file
 
 static void test_ngo(void)
 {
