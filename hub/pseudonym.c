@@ -13,6 +13,10 @@
 
 struct bn_pseudonym {
     unsigned char *key; /* sodium_malloc'ed, KEY_LEN bytes */
+    /* HMAC state after absorbing the key (sodium_malloc'ed): each pseudonym
+     * starts from a copy instead of hashing the key pads again, which halves
+     * the cost on the hub's ingest thread. */
+    crypto_auth_hmacsha256_state *keyed;
 };
 
 static bn_status_t create_key_file(const char *path, bn_error_t *err)
@@ -78,6 +82,11 @@ bn_status_t bn_pseudonym_new(bn_pseudonym_t **out, const char *key_file, bn_erro
         goto fail;
     if ((st = read_key_file(p, key_file, err)) != BN_OK)
         goto fail;
+    if (!(p->keyed = sodium_malloc(sizeof *p->keyed))) {
+        st = bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pseudonym key");
+        goto fail;
+    }
+    crypto_auth_hmacsha256_init(p->keyed, p->key, KEY_LEN);
     *out = p;
     return BN_OK;
 fail:
@@ -90,6 +99,7 @@ void bn_pseudonym_destroy(bn_pseudonym_t **self_p)
     if (!self_p || !*self_p)
         return;
     sodium_free((*self_p)->key);
+    sodium_free((*self_p)->keyed);
     free(*self_p);
     *self_p = NULL;
 }
@@ -111,11 +121,11 @@ bn_status_t bn_pseudonym_nik(const bn_pseudonym_t *p, const char *nik,
         return bn_error_set(err, BN_INVALID_EVENT, 0, "subject.nik",
                             "NIK must be 16 digits (got %zu)", n);
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, p->key, KEY_LEN);
+    crypto_auth_hmacsha256_state st = *p->keyed;
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)digits, 16);
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_memzero(digits, sizeof digits);
+    sodium_memzero(&st, sizeof st);
     sodium_bin2hex(out, BN_SUBJECT_KEY_HEX, mac, sizeof mac);
     return BN_OK;
 }

@@ -1,6 +1,7 @@
 /* test_pseudonym: the key file (created 0600, refused when group/other can read it,
  * malformed content) and the NIK pseudonym (normalised, keyed, never the NIK itself). */
 #include <stdlib.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include "pseudonym.h"
@@ -26,6 +27,18 @@ int main(void)
     char a[BN_SUBJECT_KEY_HEX], b[BN_SUBJECT_KEY_HEX], c[BN_SUBJECT_KEY_HEX];
     CHECK(bn_pseudonym_nik(p, "3174051203250001", a, &err) == BN_OK);
     CHECK(strlen(a) == 64 && strstr(a, "3174051203250001") == NULL);
+    /* it is HMAC-SHA256 of the 16 digits under the key in the file */
+    {
+        unsigned char key[32], mac[32];
+        char hex[65];
+        size_t kl = 0;
+        char *kt = bn_test_read_file(path, NULL);
+        CHECK(kt && sodium_hex2bin(key, sizeof key, kt, 64, NULL, &kl, NULL) == 0 && kl == 32);
+        free(kt);
+        crypto_auth_hmacsha256(mac, (const unsigned char *)"3174051203250001", 16, key);
+        sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+        CHECK_STR(a, hex);
+    }
     CHECK(bn_pseudonym_nik(p, "3174.0512-0325 0001", b, &err) == BN_OK);
     CHECK_STR(b, a); /* the same NIK, written differently */
     CHECK(bn_pseudonym_nik(p, "3174051203250002", c, &err) == BN_OK);
