@@ -205,6 +205,23 @@ int main(void)
            BENANG__V1__STATUS__STATUS_BAD_PAYLOAD, "payload", "no events");
     good();
 
+    /* a 10 MB frame, past the socket's message cap: ZeroMQ drops that peer's
+     * connection, the hub does not buffer it, and everyone else is served */
+    {
+        void *big = zmq_socket(g_ctx, ZMQ_DEALER);
+        zmq_setsockopt(big, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_connect(big, h.ingest);
+        size_t n = 10u << 20;
+        char *blob = malloc(n);
+        memset(blob, 'x', n);
+        CHECK(zmq_send(big, blob, n, 0) == (int)n);
+        free(blob);
+        zmq_pollitem_t it = {big, 0, ZMQ_POLLIN, 0};
+        CHECK(zmq_poll(&it, 1, 1000) == 0); /* no reply: the connection was dropped */
+        zmq_close(big);
+    }
+    good();
+
     /* a REQ peer (with the empty delimiter frame) is served too */
     void *req = zmq_socket(g_ctx, ZMQ_REQ);
     zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
