@@ -40,6 +40,22 @@ int main(void)
     CHECK_MSG(out && strstr(out, "bad.yaml:2:15: hub.durability"), "got: %s", out);
     free(out);
 
+    /* mappings are checked too: an unknown target field, placed in the agency file */
+    char agency[512], hubf[512];
+    snprintf(agency, sizeof agency, "%s/sd.yaml", h.dir);
+    const char *sd = "id: sd\nsector: education\nadapters: [csv]\nsettings:\n  csv:\n"
+                     "    type: training\n    fields:\n      source_id: {column: a}\n"
+                     "      occurred_at: {column: b, format: \"%d/%m/%Y\"}\n"
+                     "      training.colour: {column: c}\n";
+    bn_test_write_file(agency, sd, strlen(sd));
+    snprintf(hubf, sizeof hubf, "%s/hub2.yaml", h.dir);
+    const char *hub2 = "agencies:\n  - file: sd.yaml\n";
+    bn_test_write_file(hubf, hub2, strlen(hub2));
+    snprintf(args, sizeof args, "check-config %s", hubf);
+    CHECK(ctl(&h, args, &out) == 1);
+    CHECK_MSG(out && strstr(out, "sd.yaml:10:") && strstr(out, "colour"), "got: %s", out);
+    free(out);
+
     snprintf(args, sizeof args,
              "publish --agency puskesmas-a --adapter canonical-json %s/config/examples/canonical/immunisation.json",
              BN_SOURCE_DIR);
