@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapping_dates.h"
 #include "validate.h"
 
 #define MAX_CHAIN 4
@@ -171,136 +172,6 @@ static const char *enum_known(const ProtobufCEnumDescriptor *ed, const char *pre
         buf[o] = '\0';
     }
     return buf;
-}
-
-/* ---- dates ----------------------------------------------------------------- */
-
-static bool pattern_ok(const char *p, bool *has_time)
-{
-    *has_time = false;
-    bool has_y = false, has_m = false, has_d = false;
-    for (; *p; p++) {
-        if (*p != '%')
-            continue;
-        switch (*++p) {
-        case 'Y':
-            has_y = true;
-            break;
-        case 'm':
-            has_m = true;
-            break;
-        case 'd':
-            has_d = true;
-            break;
-        case 'H':
-        case 'M':
-        case 'S':
-            *has_time = true;
-            break;
-        case '%':
-            break;
-        default:
-            return false;
-        }
-    }
-    return has_y && has_m && has_d;
-}
-
-/* Up to max digits (at least one) at *s, advancing it. */
-static int take_num(const char **s, const char *end, int max)
-{
-    int v = 0, n = 0;
-    while (*s < end && n < max && **s >= '0' && **s <= '9')
-        v = v * 10 + (*(*s)++ - '0'), n++;
-    return n ? v : -1;
-}
-
-/* s[0..len) read by pattern pat into out ("YYYY-MM-DD" or with "THH:MM:SS" + offset). */
-static bool date_pattern(const char *pat, const char *off, bool date_only, const char *s,
-                         size_t len, char *out, size_t size)
-{
-    const char *end = s + len;
-    int y = -1, mo = -1, d = -1, h = 0, mi = 0, sec = 0;
-    for (const char *p = pat; *p; p++) {
-        if (*p == '%' && p[1] != '%') {
-            char c = *++p;
-            int v = take_num(&s, end, c == 'Y' ? 4 : 2);
-            if (v < 0 || (c == 'Y' && v < 1000))
-                return false;
-            *(c == 'Y'   ? &y
-              : c == 'm' ? &mo
-              : c == 'd' ? &d
-              : c == 'H' ? &h
-              : c == 'M' ? &mi
-                         : &sec) = v;
-        } else if (*p == ' ') {
-            while (s < end && *s == ' ')
-                s++;
-        } else {
-            p += *p == '%';
-            if (s == end || *s != *p)
-                return false;
-            s++;
-        }
-    }
-    if (s != end || h > 23 || mi > 59 || sec > 59)
-        return false;
-    snprintf(out, size, "%04d-%02d-%02d", y, mo, d);
-    if (!bn_valid_date(out))
-        return false;
-    if (off && !date_only)
-        snprintf(out + 10, size - 10, "T%02d:%02d:%02d%s", h, mi, sec, off);
-    return true;
-}
-
-/* Seconds (or milliseconds) since 1970 in s[0..len) -> RFC 3339 UTC, or the UTC date. */
-static bool date_epoch(bool ms, bool date_only, const char *s, size_t len, char *out, size_t size)
-{
-    bool neg = len > 0 && s[0] == '-';
-    int64_t v = 0;
-    if (len == (size_t)neg || len - neg > 15)
-        return false;
-    for (size_t i = neg; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    int64_t frac = ms ? v % 1000 : 0, secs = ms ? v / 1000 : v;
-    if (neg)
-        secs = -secs - (frac != 0), frac = frac ? 1000 - frac : 0;
-    int64_t days = secs / 86400, rem = secs % 86400;
-    if (rem < 0)
-        rem += 86400, days--;
-    /* civil from days (proleptic Gregorian), 1970-01-01 = 0 */
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    if (y < 1 || y > 9999)
-        return false;
-    int n = snprintf(out, size, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
-    if (!date_only) {
-        n += snprintf(out + n, size - (size_t)n, "T%02d:%02d:%02d", (int)(rem / 3600),
-                      (int)(rem / 60 % 60), (int)(rem % 60));
-        if (frac)
-            n += snprintf(out + n, size - (size_t)n, ".%03d", (int)frac);
-        snprintf(out + n, size - (size_t)n, "Z");
-    }
-    return true;
-}
-
-static bool date_iso(bool date_only, const char *s, size_t len, char *out, size_t size)
-{
-    if (len + 1 > size)
-        return false;
-    memcpy(out, s, len);
-    out[len] = '\0';
-    if (!bn_valid_timestamp(out, true))
-        return false;
-    if (date_only)
-        out[10] = '\0';
-    return true;
 }
 
 /* ---- settings: sources, targets, fields ------------------------------------- */
@@ -507,7 +378,7 @@ static bn_status_t parse_format(field_t *f, const bn_node_t *spec, bn_error_t *e
              : strcmp(s, "epoch") == 0    ? FMT_EPOCH
              : strcmp(s, "epoch_ms") == 0 ? FMT_EPOCH_MS
                                           : FMT_PATTERN;
-    if (f->fmt == FMT_PATTERN && !pattern_ok(s, &has_time))
+    if (f->fmt == FMT_PATTERN && !bn_mapping__pattern_ok(s, &has_time))
         return bn_node_error(err, BN_CONFIG, v,
                              "%s: bad date format \"%.40s\": use %%Y %%m %%d (and %%H %%M %%S, "
                              "%%%%), or iso8601, epoch, epoch_ms",
@@ -887,14 +758,15 @@ static bn_status_t convert(rec_t *r, const field_t *f, size_t src, const char *s
     bool date_only = f->date_only, ok = true;
     switch (f->fmt) {
     case FMT_PATTERN:
-        ok = date_pattern(f->pattern, f->utc_offset, date_only, s, len, buf, sizeof buf);
+        ok =
+            bn_mapping__date_pattern(f->pattern, f->utc_offset, date_only, s, len, buf, sizeof buf);
         break;
     case FMT_ISO:
-        ok = date_iso(date_only, s, len, buf, sizeof buf);
+        ok = bn_mapping__date_iso(date_only, s, len, buf, sizeof buf);
         break;
     case FMT_EPOCH:
     case FMT_EPOCH_MS:
-        ok = date_epoch(f->fmt == FMT_EPOCH_MS, date_only, s, len, buf, sizeof buf);
+        ok = bn_mapping__date_epoch(f->fmt == FMT_EPOCH_MS, date_only, s, len, buf, sizeof buf);
         break;
     default:
         break;
