@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
       liblmdb-dev lmdb-utils libyaml-dev libjansson-dev libsodium-dev
-      python3 python3-zmq python3-protobuf protobuf-compiler clang)
+      python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-dev)
 
 install_deps() {
     local missing=()
