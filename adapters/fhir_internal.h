@@ -16,8 +16,9 @@
 #include <stdint.h>
 
 #include "adapters_internal.h"
+#include "benang/utf8.h"
 
-#define BN_FHIR_ECHO_MAX 40
+#define BN_FHIR_ECHO_MAX BN_ECHO_MAX
 #define BN_FHIR_MAX_DEPTH 64
 #define BN_FHIR_CVX_SYSTEM "http://hl7.org/fhir/sid/cvx"
 #define BN_FHIR_NIK_SYSTEM "https://fhir.kemkes.go.id/id/nik"

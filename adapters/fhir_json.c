@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "benang/utf8.h"
 #include "fhir_internal.h"
 #include "validate.h"
 
@@ -54,15 +55,7 @@ bn_status_t bn_fhir__nomem(bn_error_t *err)
 /* s fit to echo in a message (codes only): truncated, control characters as '?'. */
 const char *bn_fhir__echo(const char *s, char *buf, size_t size)
 {
-    size_t n = strlen(s), k = n < BN_FHIR_ECHO_MAX && n < size - 4
-                                  ? n
-                                  : (size - 4 < BN_FHIR_ECHO_MAX ? size - 4 : BN_FHIR_ECHO_MAX);
-    while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-        k--;
-    for (size_t i = 0; i < k; i++)
-        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    snprintf(buf + k, size - k, "%s", k < n ? "..." : "");
-    return buf;
+    return bn_utf8_echo(s, strlen(s), buf, size);
 }
 
 /* obj[key]; JSON null counts as absent (sloppy exporters write it). */

@@ -19,11 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "benang/utf8.h"
 #include "mapping_dates.h"
 #include "validate.h"
 
 #define MAX_CHAIN 4
-#define ECHO_MAX 40
+#define ECHO_MAX BN_ECHO_MAX
 
 typedef enum { SRC_ONE, SRC_VALUE, SRC_TEMPLATE } src_kind_t;
 typedef enum { FMT_NONE, FMT_PATTERN, FMT_ISO, FMT_EPOCH, FMT_EPOCH_MS } fmt_kind_t;
@@ -98,15 +99,7 @@ static bool is_space(char c)
 /* s[0..len) fit to quote in a message: cut to ECHO_MAX on a character boundary. */
 static const char *echo(const char *s, size_t len, char *buf, size_t size)
 {
-    size_t k = len < ECHO_MAX ? len : ECHO_MAX;
-    if (k + 4 > size)
-        k = size - 4;
-    while (k < len && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-        k--;
-    for (size_t i = 0; i < k; i++)
-        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    strcpy(buf + k, k < len ? "..." : "");
-    return buf;
+    return bn_utf8_echo(s, len, buf, size);
 }
 
 static bool is_date_field(const char *name, bool *date_only)

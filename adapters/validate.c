@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ECHO_MAX 40
+#define ECHO_MAX BN_ECHO_MAX
 #define MAX_SOURCE_ID 256
 #define MAX_DEPTH 32
 
@@ -46,20 +46,9 @@ static int days_in_month(int y, int m)
     return m == 2 && leap ? 29 : dim[m - 1];
 }
 
-/* A copy of s fit to echo in a message: at most ECHO_MAX bytes cut on a
- * character boundary, control characters as '?', "..." when cut. */
 static const char *shown(const char *s, char *buf, size_t size)
 {
-    size_t n = strlen(s), lim = size > 4 ? size - 4 : 0;
-    if (lim > ECHO_MAX)
-        lim = ECHO_MAX;
-    size_t k = n < lim ? n : lim;
-    while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-        k--;
-    for (size_t i = 0; i < k; i++)
-        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    snprintf(buf + k, size - k, "%s", k < n ? "..." : "");
-    return buf;
+    return bn_utf8_echo(s, strlen(s), buf, size);
 }
 
 /* ---- dates and times -------------------------------------------------------- */

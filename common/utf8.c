@@ -2,6 +2,7 @@
 #include "benang/utf8.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 bool bn_utf8_valid(const char *s, size_t len)
 {
@@ -38,3 +39,16 @@ bool bn_utf8_valid(const char *s, size_t len)
     return true;
 }
 
+
+const char *bn_utf8_echo(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t k = len < BN_ECHO_MAX ? len : BN_ECHO_MAX;
+    if (k + 4 > size)
+        k = size > 4 ? size - 4 : 0;
+    while (k < len && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    for (size_t i = 0; i < k; i++)
+        buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    snprintf(buf + k, size - k, "%s", k < len ? "..." : "");
+    return buf;
+}

@@ -103,6 +103,20 @@ static void send_reply(void *sock, zmq_msg_t *frames, int n_env, const void *dat
     zmq_send(sock, data, len, 0);
 }
 
+/* Pack rep and send it behind the routing envelope. Out of memory: no reply
+ * (the client times out and retries). */
+static void send_query_reply(bn_query_service_t *q, zmq_msg_t *env, int n_env,
+                             const Benang__V1__QueryReply *rep)
+{
+    size_t len = benang__v1__query_reply__get_packed_size(rep);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return;
+    benang__v1__query_reply__pack(rep, buf);
+    send_reply(q->sock, env, n_env, buf, len);
+    free(buf);
+}
+
 static void send_simple(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t rid,
                         bn_status_t st, const char *where, const char *msg)
 {
@@ -111,13 +125,7 @@ static void send_simple(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64
     rep.status = bn_status_to_wire(st);
     rep.error = (char *)msg;
     rep.error_path = (char *)where;
-    size_t len = benang__v1__query_reply__get_packed_size(&rep);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return;
-    benang__v1__query_reply__pack(&rep, buf);
-    send_reply(q->sock, env, n_env, buf, len);
-    free(buf);
+    send_query_reply(q, env, n_env, &rep);
 }
 
 /* Room kept in front of the events for the QueryReply/FetchReply header:
@@ -246,13 +254,7 @@ static void do_status(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64_t
         rep.status = bn_status_to_wire(BN_OK);
         rep.result_case = BENANG__V1__QUERY_REPLY__RESULT_STATUS_REPLY;
         rep.status_reply = &sr;
-        size_t len = benang__v1__query_reply__get_packed_size(&rep);
-        uint8_t *buf = malloc(len ? len : 1);
-        if (buf) {
-            benang__v1__query_reply__pack(&rep, buf);
-            send_reply(q->sock, env, n_env, buf, len);
-            free(buf);
-        }
+        send_query_reply(q, env, n_env, &rep);
     }
     for (size_t i = 0; i < c->used; i++)
         free(c->pool[i].key);
@@ -322,13 +324,7 @@ static void do_rejected(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64
         rep.status = bn_status_to_wire(BN_OK);
         rep.result_case = BENANG__V1__QUERY_REPLY__RESULT_REJECTED;
         rep.rejected = &rr;
-        size_t len = benang__v1__query_reply__get_packed_size(&rep);
-        uint8_t *buf = malloc(len ? len : 1);
-        if (buf) {
-            benang__v1__query_reply__pack(&rep, buf);
-            send_reply(q->sock, env, n_env, buf, len);
-            free(buf);
-        }
+        send_query_reply(q, env, n_env, &rep);
     }
     for (size_t i = 0; i < s.n; i++)
         benang__v1__rejected__free_unpacked(s.items[i], NULL);

@@ -14,4 +14,13 @@
  * nothing above U+10FFFF. */
 bool bn_utf8_valid(const char *s, size_t len);
 
+/* Longest value echoed in an error message (bytes, before "..."). */
+#define BN_ECHO_MAX 40
+
+/* s[0..len) made fit to quote in an error message, into buf (size >= 5):
+ * at most BN_ECHO_MAX bytes, cut on a UTF-8 character boundary, control
+ * characters as '?', "..." appended when cut. Returns buf. Callers never echo
+ * personal data (names, NIKs, birth dates) at all. */
+const char *bn_utf8_echo(const char *s, size_t len, char *buf, size_t size);
+
 #endif
