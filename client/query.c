@@ -122,6 +122,22 @@ static bn_status_t roundtrip(bn_query_t *q, Benang__V1__QueryRequest *req,
     return BN_OK;
 }
 
+/* A QueryRequest for a fetch, in req pointing at f (both the caller's). */
+static void fetch_request(Benang__V1__QueryRequest *req, Benang__V1__FetchRequest *f,
+                          uint64_t from_seq, uint64_t to_seq, uint32_t max_events,
+                          const char *const *prefixes, size_t n_prefixes)
+{
+    benang__v1__fetch_request__init(f);
+    f->from_seq = from_seq;
+    f->to_seq = to_seq;
+    f->max_events = max_events;
+    f->topic_prefixes = (char **)prefixes; /* packing reads them only */
+    f->n_topic_prefixes = n_prefixes;
+    benang__v1__query_request__init(req);
+    req->query_case = BENANG__V1__QUERY_REQUEST__QUERY_FETCH;
+    req->fetch = f;
+}
+
 bn_status_t bn_query_fetch(bn_query_t *q, uint64_t from_seq, uint64_t to_seq, uint32_t max_events,
                            const char *const *prefixes, size_t n_prefixes,
                            const Benang__V1__FetchReply **reply, bn_error_t *err)
@@ -129,15 +145,9 @@ bn_status_t bn_query_fetch(bn_query_t *q, uint64_t from_seq, uint64_t to_seq, ui
     *reply = NULL;
     if (n_prefixes && !prefixes)
         return bn_error_set(err, BN_USAGE, 0, "prefixes", "prefixes is NULL");
-    Benang__V1__FetchRequest f = BENANG__V1__FETCH_REQUEST__INIT;
-    f.from_seq = from_seq;
-    f.to_seq = to_seq;
-    f.max_events = max_events;
-    f.topic_prefixes = (char **)prefixes; /* packing reads them only */
-    f.n_topic_prefixes = n_prefixes;
-    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
-    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_FETCH;
-    req.fetch = &f;
+    Benang__V1__FetchRequest f;
+    Benang__V1__QueryRequest req;
+    fetch_request(&req, &f, from_seq, to_seq, max_events, prefixes, n_prefixes);
     bn_status_t st = roundtrip(q, &req, BENANG__V1__QUERY_REPLY__RESULT_FETCH, err);
     if (st == BN_OK)
         *reply = q->reply->fetch;
@@ -336,15 +346,9 @@ bn_status_t bn_query_fetch_raw(bn_query_t *q, uint64_t from_seq, uint64_t to_seq
     if (q->raw_held)
         zmq_msg_close(&q->raw);
     q->raw_held = false;
-    Benang__V1__FetchRequest f = BENANG__V1__FETCH_REQUEST__INIT;
-    f.from_seq = from_seq;
-    f.to_seq = to_seq;
-    f.max_events = max_events;
-    f.topic_prefixes = (char **)prefixes;
-    f.n_topic_prefixes = n_prefixes;
-    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
-    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_FETCH;
-    req.fetch = &f;
+    Benang__V1__FetchRequest f;
+    Benang__V1__QueryRequest req;
+    fetch_request(&req, &f, from_seq, to_seq, max_events, prefixes, n_prefixes);
     req.request_id = q->next_id++;
     bn_status_t st = bn_wire__send_pb(q->sock, &req.base, 0, "QueryRequest", err);
     int64_t deadline = bn_wire__deadline(q->timeout_ms);
