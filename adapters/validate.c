@@ -117,6 +117,40 @@ bool bn_valid_timestamp(const char *s, bool allow_date)
     return parse_datetime(s, &secs, &ns);
 }
 
+bool bn_timestamp_seconds(const char *s, int64_t *secs)
+{
+    long ns;
+    if (!s)
+        return false;
+    if (strlen(s) == 10) {
+        if (!bn_valid_date(s))
+            return false;
+        char dt[32];
+        snprintf(dt, sizeof dt, "%sT00:00:00Z", s);
+        return parse_datetime(dt, secs, &ns);
+    }
+    return parse_datetime(s, secs, &ns);
+}
+
+bool bn_date_days(const char *s, int32_t *days)
+{
+    char date[11];
+    if (!s || strlen(s) < 10)
+        return false;
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    if (!bn_valid_date(date))
+        return false;
+    int64_t secs;
+    long ns;
+    char dt[32];
+    snprintf(dt, sizeof dt, "%sT00:00:00Z", date);
+    if (!parse_datetime(dt, &secs, &ns))
+        return false;
+    *days = (int32_t)(secs / 86400);
+    return true;
+}
+
 /* An instant for comparing period bounds: a plain date is the start of its
  * UTC day, or (as an end, inclusive) the last nanosecond of it. */
 static void instant(const char *s, bool as_end, int64_t *secs, long *ns)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "benang/status.h"
 #include "benang/v1/event.pb-c.h"
@@ -33,6 +34,12 @@ bn_status_t bn_event_validate(Benang__V1__Event *ev, bn_error_t *err);
 bool bn_valid_timestamp(const char *s, bool allow_date);
 /* YYYY-MM-DD with a real calendar day. */
 bool bn_valid_date(const char *s);
+/* Seconds since the epoch of a timestamp as bn_valid_timestamp accepts (a
+ * plain date is its UTC midnight). False when it is not one. */
+bool bn_timestamp_seconds(const char *s, int64_t *secs);
+/* The calendar day a date or date-time names, as written (its first ten
+ * characters), in days since 1970-01-01. False when it is not one. */
+bool bn_date_days(const char *s, int32_t *days);
 
 /* Every string field of msg, recursively, is valid UTF-8 and at most
  * BN_VALIDATE_MAX_STRING bytes; on failure err->where is the field path. */

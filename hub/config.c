@@ -22,12 +22,15 @@
 
 #include <yaml.h>
 
+#include "linkage.h"
+
 #define MAX_ROWS 16          /* rows per table; seen[] is sized by it */
 #define MAX_FILE (16u << 20) /* a hub.yaml larger than this is a mistake */
 #define GOT_MAX 64           /* how much of a bad value is echoed */
 
 /* T_NODE: a mapping kept as a bn_node_t tree for a module that knows its keys (adapters). */
-typedef enum { T_STRING, T_ENUM, T_U32, T_U64, T_BOOL, T_LIST, T_NODE } row_type_t;
+/* T_FRACTION: a double in [min, max] permille, written as 0.92. */
+typedef enum { T_STRING, T_ENUM, T_U32, T_U64, T_BOOL, T_LIST, T_NODE, T_FRACTION } row_type_t;
 
 /* Returns NULL when s is acceptable, else what is wrong ("must match ..."). */
 typedef const char *(*check_fn)(const char *s);
@@ -78,6 +81,15 @@ static const char *check_sector(const char *s)
     for (size_t i = 0; ok && i < n; i++)
         ok = in_set(s[i], "_-");
     return ok ? NULL : "must match [a-z0-9_-]{1,32}";
+}
+
+static const char *check_kind(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= 32;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = in_set(s[i], "_");
+    return ok ? NULL : "must match [a-z0-9_]{1,32}";
 }
 
 static const char *check_endpoint(const char *s)
@@ -137,6 +149,54 @@ static const row_t agency_rows[] = {
     /* adapter name -> that adapter's settings; checked by the adapters themselves */
     {"settings", T_NODE, AG(settings), 0, NULL, 0, 0, 0, NULL, NULL, false},
 };
+
+#define LK(f) offsetof(bn_config_t, f)
+static const row_t linkage_rows[] = {
+    {"upper", T_FRACTION, LK(link_upper), 0, NULL, (uint64_t)(BN_LINK_UPPER_DEFAULT * 1000 + 0.5), 0,
+     1000, NULL, NULL, false},
+    {"lower", T_FRACTION, LK(link_lower), 0, NULL, (uint64_t)(BN_LINK_LOWER_DEFAULT * 1000 + 0.5), 0,
+     1000, NULL, NULL, false},
+    {"max_block", T_U32, LK(link_max_block), 0, NULL, 2000, 1, 1000000, NULL, NULL, false},
+};
+
+#define RU(f) offsetof(bn_rule_conf_t, f)
+static const char *const rule_types[] = {"immunisation", "training", "program", "referral", NULL};
+static const row_t rule_rows[] = {
+    {"id", T_STRING, RU(id), 0, NULL, 0, 1, 63, NULL, check_agency_id, true},
+    {"kind", T_STRING, RU(kind), 0, NULL, 0, 1, 32, NULL, check_kind, true},
+    {"type", T_STRING, RU(type), 0, NULL, 0, 1, 16, rule_types, NULL, true},
+    {"match", T_LIST, RU(match), RU(n_match), NULL, 0, 0, 9, NULL, NULL, false},
+    {"within_days", T_U32, RU(within_days), 0, NULL, BN_RULE_UNSET, 0, 3650, NULL, NULL, false},
+    {"periods_overlap", T_BOOL, RU(periods_overlap), 0, NULL, false, 0, 1, NULL, NULL, false},
+    {"across_agencies", T_BOOL, RU(across_agencies), 0, NULL, false, 0, 1, NULL, NULL, false},
+    {"answer_within_hours", T_U32, RU(answer_within_hours), 0, NULL, BN_RULE_UNSET, 1, 8760, NULL,
+     NULL, false},
+    {"clock_lag_hours", T_U32, RU(clock_lag_hours), 0, NULL, 48, 0, 8760, NULL, NULL, false},
+    {"enabled", T_BOOL, RU(enabled), 0, NULL, true, 0, 1, NULL, NULL, false},
+};
+
+/* What the shipped defaults are; docs/rules.md explains each. */
+const char bn_config_default_rules[] =
+    "- id: duplicate-immunisation-dose\n"
+    "  kind: duplicate_service\n"
+    "  type: immunisation\n"
+    "  match: [subject, vaccine, dose]\n"
+    "  within_days: 365\n"
+    "- id: overlapping-training\n"
+    "  kind: overlapping_training\n"
+    "  type: training\n"
+    "  match: [subject, course_category]\n"
+    "  periods_overlap: true\n"
+    "- id: overlapping-program\n"
+    "  kind: overlapping_program\n"
+    "  type: program\n"
+    "  match: [sector, target_group, area]\n"
+    "  periods_overlap: true\n"
+    "  across_agencies: true\n"
+    "- id: unanswered-referral\n"
+    "  kind: unanswered_referral\n"
+    "  type: referral\n"
+    "  answer_within_hours: 72\n";
 
 #define N_ROWS(t) (sizeof(t) / sizeof((t)[0]))
 _Static_assert(N_ROWS(hub_rows) <= MAX_ROWS, "hub_rows too long");
@@ -338,6 +398,23 @@ static bn_status_t set_bool(const ctx_t *cx, const row_t *row, const yaml_node_t
     return BN_OK;
 }
 
+static bn_status_t set_fraction(const ctx_t *cx, const row_t *row, const yaml_node_t *node,
+                                const char *path, void *base)
+{
+    const char *s;
+    bn_status_t st = scalar(cx, node, path, &s);
+    if (st != BN_OK)
+        return st;
+    char *end = NULL;
+    errno = 0;
+    double v = *s ? strtod(s, &end) : 0;
+    if (!*s || errno || *end || v != v || v < (double)row->min / 1000 || v > (double)row->max / 1000)
+        return fail_at(cx, node, "%s: must be a number from %.3g to %.3g (got \"%.*s\")", path,
+                       (double)row->min / 1000, (double)row->max / 1000, GOT_MAX, s);
+    memcpy((char *)base + row->off, &v, sizeof v);
+    return BN_OK;
+}
+
 static void free_list(char **items, size_t n)
 {
     for (size_t i = 0; items && i < n; i++)
@@ -467,6 +544,8 @@ static bn_status_t set_row(const ctx_t *cx, const row_t *row, const yaml_node_t 
         return set_list(cx, row, node, path, base);
     case T_NODE:
         return set_node(cx, row, node, path, base);
+    case T_FRACTION:
+        return set_fraction(cx, row, node, path, base);
     }
     return bn_error_set(cx->err, BN_INTERNAL, 0, NULL, "bad config row type");
 }
@@ -494,6 +573,9 @@ static bn_status_t apply_defaults(const row_t *rows, size_t n, void *base, bn_er
             memcpy(field, &r->def_num, sizeof r->def_num);
         } else if (r->type == T_BOOL) {
             bool v = r->def_num != 0;
+            memcpy(field, &v, sizeof v);
+        } else if (r->type == T_FRACTION) {
+            double v = (double)r->def_num / 1000;
             memcpy(field, &v, sizeof v);
         }
     }
@@ -663,15 +745,158 @@ static bn_status_t load_agencies(const ctx_t *cx, const yaml_node_t *node, bn_co
     return BN_OK;
 }
 
+static bn_status_t load_linkage(const ctx_t *cx, const yaml_node_t *node, bn_config_t *c)
+{
+    bn_status_t st = load_mapping(cx, node, "linkage", linkage_rows, N_ROWS(linkage_rows), c);
+    if (st == BN_OK && c->link_lower > c->link_upper)
+        return fail_at(cx, node, "linkage.lower: must not be above linkage.upper (%.3g > %.3g)",
+                       c->link_lower, c->link_upper);
+    return st;
+}
+
+/* Field names of rule.match, with the event types each applies to. */
+static const struct {
+    const char *name;
+    uint32_t bit;
+    const char *types; /* space-separated */
+} rule_fields[] = {
+    {"subject", BN_RULE_F_SUBJECT, "immunisation training referral"},
+    {"vaccine", BN_RULE_F_VACCINE, "immunisation"},
+    {"dose", BN_RULE_F_DOSE, "immunisation"},
+    {"course_category", BN_RULE_F_COURSE_CATEGORY, "training"},
+    {"course", BN_RULE_F_COURSE, "training"},
+    {"provider", BN_RULE_F_PROVIDER, "training"},
+    {"sector", BN_RULE_F_SECTOR, "immunisation training program"},
+    {"target_group", BN_RULE_F_TARGET_GROUP, "program"},
+    {"area", BN_RULE_F_AREA, "immunisation training program"},
+};
+
+static bool word_in(const char *word, const char *list)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* The checks across keys of one rule, after its mapping loaded. */
+static bn_status_t check_rule(const ctx_t *cx, const yaml_node_t *node, const char *path,
+                              bn_rule_conf_t *r)
+{
+    const yaml_node_t *m = lookup(cx->doc, node, "match");
+    for (size_t i = 0; i < r->n_match; i++) {
+        size_t f = 0;
+        while (f < N_ROWS(rule_fields) && strcmp(rule_fields[f].name, r->match[i]) != 0)
+            f++;
+        const yaml_node_t *at =
+            m && m->type == YAML_SEQUENCE_NODE
+                ? yaml_document_get_node(cx->doc, m->data.sequence.items.start[i])
+                : node;
+        if (f == N_ROWS(rule_fields))
+            return fail_at(cx, at,
+                           "%s.match[%zu]: unknown field \"%.*s\"; known fields are subject, "
+                           "vaccine, dose, course_category, course, provider, sector, "
+                           "target_group, area",
+                           path, i, GOT_MAX, r->match[i]);
+        if (!word_in(r->type, rule_fields[f].types))
+            return fail_at(cx, at, "%s.match[%zu]: %s events have no field \"%s\" (it applies to %s)",
+                           path, i, r->type, r->match[i], rule_fields[f].types);
+        r->match_bits |= rule_fields[f].bit;
+    }
+    bool referral = strcmp(r->type, "referral") == 0;
+    if (referral) {
+        if (r->answer_within_hours == BN_RULE_UNSET)
+            return fail_at(cx, node, "%s: a referral rule needs answer_within_hours", path);
+        if (r->n_match || r->periods_overlap || r->within_days != BN_RULE_UNSET ||
+            r->across_agencies)
+            return fail_at(cx, node,
+                           "%s: a referral rule takes only answer_within_hours and "
+                           "clock_lag_hours (not match, within_days, periods_overlap, "
+                           "across_agencies)",
+                           path);
+        return BN_OK;
+    }
+    if (r->answer_within_hours != BN_RULE_UNSET)
+        return fail_at(cx, node, "%s.answer_within_hours: only for referral rules", path);
+    if (r->n_match == 0)
+        return fail_at(cx, node, "%s: match: list the fields that must be equal", path);
+    if ((r->within_days != BN_RULE_UNSET) == r->periods_overlap)
+        return fail_at(cx, node,
+                       "%s: give exactly one time relation: within_days: N or "
+                       "periods_overlap: true",
+                       path);
+    if (r->periods_overlap && strcmp(r->type, "immunisation") == 0)
+        return fail_at(cx, node,
+                       "%s.periods_overlap: immunisations have a date, not a period; use "
+                       "within_days",
+                       path);
+    if (r->within_days != BN_RULE_UNSET && strcmp(r->type, "immunisation") != 0)
+        return fail_at(cx, node, "%s.within_days: %s events have periods; use periods_overlap",
+                       path, r->type);
+    return BN_OK;
+}
+
+static bn_status_t load_rule_list(const ctx_t *cx, const yaml_node_t *node, bn_config_t *c)
+{
+    if (!is_null(node) && node->type != YAML_SEQUENCE_NODE)
+        return fail_at(cx, node, "rules: expected a sequence of rules (got %s)", kind_name(node));
+    size_t n = is_null(node)
+                   ? 0
+                   : (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (n > 64)
+        return fail_at(cx, node, "rules: at most 64 rules (got %zu)", n);
+    c->rules = calloc(n ? n : 1, sizeof *c->rules);
+    if (!c->rules)
+        return nomem(cx->err);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item =
+            yaml_document_get_node(cx->doc, node->data.sequence.items.start[i]);
+        bn_rule_conf_t *r = &c->rules[i];
+        c->n_rules = i + 1;
+        char path[32];
+        snprintf(path, sizeof path, "rules[%zu]", i);
+        bn_status_t st = apply_defaults(rule_rows, N_ROWS(rule_rows), r, cx->err);
+        if (st == BN_OK)
+            st = load_mapping(cx, item, path, rule_rows, N_ROWS(rule_rows), r);
+        if (st == BN_OK)
+            st = check_rule(cx, item, path, r);
+        for (size_t j = 0; st == BN_OK && j < i; j++)
+            if (strcmp(c->rules[j].id, r->id) == 0)
+                st = fail_at(cx, item, "%s.id: duplicate rule id \"%s\"", path, r->id);
+        if (st != BN_OK)
+            return st;
+    }
+    return BN_OK;
+}
+
+static bn_status_t load_rules(const ctx_t *cx, const yaml_node_t *node, bn_config_t *c)
+{
+    c->rules_default = false;
+    return load_rule_list(cx, node, c);
+}
+
+/* No rules: section: the shipped defaults, read by the same loader. */
+static bn_status_t default_rules(bn_config_t *c, bn_error_t *err)
+{
+    ctx_t cx = {.name = "<default rules>", .text = bn_config_default_rules, .err = err};
+    yaml_document_t doc;
+    bn_status_t st = parse(&cx, strlen(bn_config_default_rules), &doc);
+    if (st == BN_OK)
+        st = load_rule_list(&cx, yaml_document_get_root_node(&doc), c);
+    yaml_document_delete(&doc);
+    c->rules_default = true;
+    return st;
+}
+
 typedef struct {
     const char *name;
     bn_status_t (*load)(const ctx_t *cx, const yaml_node_t *node, bn_config_t *c);
 } section_t;
 
 static const section_t sections[] = {
-    {"hub", load_hub},
-    {"endpoints", load_endpoints},
-    {"agencies", load_agencies},
+    {"hub", load_hub},           {"endpoints", load_endpoints}, {"agencies", load_agencies},
+    {"linkage", load_linkage},   {"rules", load_rules},
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 
@@ -692,7 +917,9 @@ static bn_status_t load_root(const ctx_t *cx, const yaml_node_t *root, bn_config
         while (i < N_SECTIONS && strcmp(sections[i].name, name) != 0)
             i++;
         if (i == N_SECTIONS)
-            return fail_at(cx, k, "%.*s: unknown key; known keys are hub, endpoints, agencies",
+            return fail_at(cx, k,
+                           "%.*s: unknown key; known keys are hub, endpoints, agencies, linkage, "
+                           "rules",
                            GOT_MAX, name);
         if (seen[i])
             return fail_at(cx, k, "%s: duplicate key", name);
@@ -703,7 +930,7 @@ static bn_status_t load_root(const ctx_t *cx, const yaml_node_t *root, bn_config
     }
     if (!seen[2])
         return fail_at(cx, root, "agencies: missing; at least one agency is required");
-    return BN_OK;
+    return seen[4] ? BN_OK : default_rules(c, cx->err);
 }
 
 /* ---- parsing ----------------------------------------------------------------------------- */
@@ -805,6 +1032,8 @@ bn_status_t bn_config_load_string(bn_config_t **out, const char *name, const cha
     if (st == BN_OK)
         st = apply_defaults(endpoint_rows, N_ROWS(endpoint_rows), c, err);
     if (st == BN_OK)
+        st = apply_defaults(linkage_rows, N_ROWS(linkage_rows), c, err);
+    if (st == BN_OK)
         st = load_root(&cx, yaml_document_get_root_node(&doc), c);
     if (st == BN_OK)
         st = finish(&cx, c);
@@ -881,6 +1110,9 @@ void bn_config_destroy(bn_config_t **self_p)
     for (size_t i = 0; c->agencies && i < c->n_agencies; i++)
         free_rows(agency_rows, N_ROWS(agency_rows), &c->agencies[i]);
     free(c->agencies);
+    for (size_t i = 0; c->rules && i < c->n_rules; i++)
+        free_rows(rule_rows, N_ROWS(rule_rows), &c->rules[i]);
+    free(c->rules);
     for (size_t i = 0; i < c->n_sources; i++)
         free(c->sources[i]);
     free(c->sources);

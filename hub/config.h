@@ -31,6 +31,37 @@ typedef struct {
     bn_node_t *settings; /* `settings:` mapping adapter name -> its settings, or NULL */
 } bn_agency_conf_t;
 
+/* The fields an overlap rule can require to match (bits of bn_rule_conf_t.match). */
+typedef enum {
+    BN_RULE_F_SUBJECT = 1 << 0,         /* the same person (subject_key) */
+    BN_RULE_F_VACCINE = 1 << 1,         /* immunisation: vaccine system + code */
+    BN_RULE_F_DOSE = 1 << 2,            /* immunisation: dose_number */
+    BN_RULE_F_COURSE_CATEGORY = 1 << 3, /* training: course_category */
+    BN_RULE_F_COURSE = 1 << 4,          /* training: course system + code */
+    BN_RULE_F_PROVIDER = 1 << 5,        /* training: provider */
+    BN_RULE_F_SECTOR = 1 << 6,          /* program: program sector; others: the agency's sector */
+    BN_RULE_F_TARGET_GROUP = 1 << 7,    /* program: target_group */
+    BN_RULE_F_AREA = 1 << 8,            /* program: any one of its areas; others: the event's area */
+} bn_rule_field_t;
+
+#define BN_RULE_UNSET UINT32_MAX
+
+/* One overlap rule (hub.yaml `rules:`; the shipped defaults when absent). */
+typedef struct {
+    char *id;                 /* [a-z0-9][a-z0-9-]{0,62}; names the rule in alerts */
+    char *kind;               /* [a-z0-9_]{1,32}: alert.<kind>.<sector> */
+    char *type;               /* immunisation | training | program | referral */
+    char **match;             /* field names as written */
+    size_t n_match;
+    uint32_t match_bits;      /* the same as bn_rule_field_t bits */
+    uint32_t within_days;     /* dates at most this many days apart (BN_RULE_UNSET: not this relation) */
+    bool periods_overlap;     /* periods share at least one day */
+    bool across_agencies;     /* only events of different agencies */
+    uint32_t answer_within_hours; /* referral: an answer is due within this (BN_RULE_UNSET: none) */
+    uint32_t clock_lag_hours;     /* referral: wall clock minus this also advances the event clock; 0: event time only */
+    bool enabled;
+} bn_rule_conf_t;
+
 typedef struct {
     char *path;               /* the file it was loaded from */
     /* hub: */
@@ -50,6 +81,14 @@ typedef struct {
     char *ingest_endpoint;    /* default tcp://127.0.0.1:7701 */
     char *feed_endpoint;      /* default tcp://127.0.0.1:7702 */
     char *query_endpoint;     /* default tcp://127.0.0.1:7703 */
+    /* linkage: */
+    double link_upper;        /* link at or above; default BN_LINK_UPPER_DEFAULT */
+    double link_lower;        /* possible match at or above (review list); default BN_LINK_LOWER_DEFAULT */
+    uint32_t link_max_block;  /* most people compared per birth date + village; default 2000 */
+    /* rules (the shipped defaults when the section is absent): */
+    bn_rule_conf_t *rules;
+    size_t n_rules;
+    bool rules_default;       /* true when taken from the shipped defaults */
     /* agencies: */
     bn_agency_conf_t *agencies;
     size_t n_agencies;
@@ -73,6 +112,9 @@ void bn_config_destroy(bn_config_t **self_p);
 
 /* The agency with that id, or NULL. Borrowed: lives as long as c. */
 const bn_agency_conf_t *bn_config_agency(const bn_config_t *c, const char *id);
+
+/* The shipped default rules as YAML (what an absent `rules:` means). */
+extern const char bn_config_default_rules[];
 
 /* True when the agency may use adapter name. */
 bool bn_agency_allows(const bn_agency_conf_t *a, const char *adapter);

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "benang/v1/protocol.pb-c.h"
@@ -20,6 +21,7 @@
 #include "pipeline.h"
 #include "pseudonym.h"
 #include "query.h"
+#include "rules.h"
 #include "store.h"
 #include "writer.h"
 
@@ -37,8 +39,12 @@ struct bn_hub {
     bn_query_service_t *query;
     bn_batch_t *gather;  /* requests accepted, waiting for the writer */
     bool writer_busy;
+    bool timers;          /* a referral rule: tick the writer when idle */
+    int64_t last_tick_ms;
     uint64_t n_requests, n_refused;
 };
+
+#define TICK_MS 1000 /* how often an idle hub lets the writer fire referral timers */
 
 static bn_status_t zfail(bn_error_t *err, const char *where, const char *what)
 {
@@ -70,7 +76,7 @@ static bn_status_t open_sockets(bn_hub_t *h, bn_error_t *err)
         return zfail(err, c->feed_endpoint, "cannot bind the feed endpoint");
     if (zmq_bind(h->pipe, PIPE_ENDPOINT) != 0)
         return zfail(err, PIPE_ENDPOINT, "cannot bind the writer pipe");
-    bn_status_t st = bn_writer_start(&h->writer, h->zctx, PIPE_ENDPOINT, h->store, c, err);
+    bn_status_t st = bn_writer_start(&h->writer, h->zctx, PIPE_ENDPOINT, h->store, h->pseudo, c, err);
     if (st == BN_OK)
         st = bn_query_service_start(&h->query, h->zctx, h->store, c, err);
     if (st == BN_OK && zmq_bind(h->ingest, c->ingest_endpoint) != 0)
@@ -227,6 +233,16 @@ static void finish_batch(bn_hub_t *h, bn_batch_t *b)
         if (b->reqs[i]->status == BN_OK)
             publish(h, b->reqs[i]);
     }
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        bn_event_result_t *a = &b->alerts[i];
+        if (!a->stored)
+            continue;
+        zmq_send(h->feed, a->topic, strlen(a->topic), ZMQ_SNDMORE);
+        zmq_send(h->feed, a->packed, a->packed_len, 0);
+    }
+    if (b->n_alerts)
+        bn_log(BN_LOG_INFO, "alerts", "count=%zu head=%llu", b->n_alerts,
+               (unsigned long long)bn_store_head(h->store));
     bn_log(BN_LOG_DEBUG, "committed", "requests=%zu events=%zu head=%llu", b->len, b->n_events,
            (unsigned long long)bn_store_head(h->store));
     bn_batch_destroy(&b);
@@ -260,8 +276,32 @@ static void dispatch(bn_hub_t *h)
     h->writer_busy = true;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An idle hub sends the writer an empty batch now and then: a timer tick. */
+static void tick(bn_hub_t *h)
+{
+    int64_t now = mono_ms();
+    if (h->writer_busy || h->gather->len || !h->timers || now - h->last_tick_ms < TICK_MS)
+        return;
+    h->last_tick_ms = now;
+    bn_batch_t *b = bn_batch_new();
+    if (!b)
+        return;
+    while (zmq_send(h->pipe, &b, sizeof b, 0) < 0 && zmq_errno() == EINTR) {
+    }
+    h->writer_busy = true;
+}
+
 bn_status_t bn_hub_run(bn_hub_t *h, const volatile sig_atomic_t *stop, bn_error_t *err)
 {
+    h->timers = bn_rules_find(h->cfg, "referral") != NULL;
+    h->last_tick_ms = mono_ms();
     char qi[200];
     bn_log(BN_LOG_INFO, "ready", "hub_id=%s ingest=%s feed=%s query=%s durability=%s head=%llu",
            bn_log_quote(h->cfg->hub_id, qi, sizeof qi), h->cfg->ingest_endpoint,
@@ -288,6 +328,7 @@ bn_status_t bn_hub_run(bn_hub_t *h, const volatile sig_atomic_t *stop, bn_error_
                 break; /* let an idle writer start early */
         }
         dispatch(h);
+        tick(h);
     }
     /* Drain: ack what was accepted, then stop the writer. */
     if (h->writer_busy)

@@ -35,8 +35,32 @@ void bn_batch_destroy(bn_batch_t **self_p)
     for (size_t i = 0; i < b->len; i++)
         bn_req_destroy(&b->reqs[i]);
     free(b->reqs);
+    bn_batch_clear_alerts(b);
+    free(b->alerts);
     free(b);
     *self_p = NULL;
+}
+
+bn_event_result_t *bn_batch_add_alert(bn_batch_t *b)
+{
+    if (b->n_alerts == b->cap_alerts) {
+        size_t cap = b->cap_alerts ? b->cap_alerts * 2 : 8;
+        bn_event_result_t *n = realloc(b->alerts, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        b->alerts = n;
+        b->cap_alerts = cap;
+    }
+    bn_event_result_t *a = &b->alerts[b->n_alerts++];
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
+void bn_batch_clear_alerts(bn_batch_t *b)
+{
+    for (size_t i = 0; i < b->n_alerts; i++)
+        free(b->alerts[i].packed);
+    b->n_alerts = 0;
 }
 
 bn_req_t *bn_req_new(zmq_msg_t *identity, bool req_style)

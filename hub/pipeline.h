@@ -21,7 +21,7 @@
 #include "store.h"
 
 /* Room the ingest thread leaves after the packed event for the writer's tail. */
-#define BN_EVENT_TAIL_MAX 128
+#define BN_EVENT_TAIL_MAX 512
 
 typedef struct {
     uint64_t seq;
@@ -67,12 +67,20 @@ typedef struct {
     bn_req_t **reqs;
     size_t len, cap;
     size_t n_events;
+    /* Alert events the writer stored after the batch's requests (overlap
+     * rules and referral timers), to publish after them: seq, topic, packed. */
+    bn_event_result_t *alerts;
+    size_t n_alerts, cap_alerts;
 } bn_batch_t;
 
 bn_batch_t *bn_batch_new(void);
 /* Take ownership of *req (nulled). BN_OK or BN_NOMEM. */
 bn_status_t bn_batch_push(bn_batch_t *b, bn_req_t **req);
 void bn_batch_destroy(bn_batch_t **self_p);
+/* A zeroed alert result at the end of b->alerts; NULL on NOMEM. */
+bn_event_result_t *bn_batch_add_alert(bn_batch_t *b);
+/* Drop the alerts (a retried batch). */
+void bn_batch_clear_alerts(bn_batch_t *b);
 
 /* A new request for identity (moved in: the caller's msg is reinitialised). NULL on NOMEM. */
 bn_req_t *bn_req_new(zmq_msg_t *identity, bool req_style);

@@ -129,3 +129,17 @@ bn_status_t bn_pseudonym_nik(const bn_pseudonym_t *p, const char *nik,
     sodium_bin2hex(out, BN_SUBJECT_KEY_HEX, mac, sizeof mac);
     return BN_OK;
 }
+
+void bn_pseudonym_text(const bn_pseudonym_t *p, const char *domain, const char *text,
+                       char out[BN_SUBJECT_KEY_HEX])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st = *p->keyed;
+    /* The domain and a separator first, so no text can collide with a NIK. */
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)domain, strlen(domain));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\0", 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)text, strlen(text));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(&st, sizeof st);
+    sodium_bin2hex(out, BN_SUBJECT_KEY_HEX, mac, sizeof mac);
+}

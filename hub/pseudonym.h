@@ -26,4 +26,10 @@ void bn_pseudonym_destroy(bn_pseudonym_t **self_p);
 bn_status_t bn_pseudonym_nik(const bn_pseudonym_t *p, const char *nik,
                              char out[BN_SUBJECT_KEY_HEX], bn_error_t *err);
 
+/* A pseudonym for a person known without a NIK: HMAC-SHA256 of domain, a NUL
+ * byte and text (e.g. domain "person", text "<block>|<normalised name>"), so
+ * it never equals a NIK's pseudonym. */
+void bn_pseudonym_text(const bn_pseudonym_t *p, const char *domain, const char *text,
+                       char out[BN_SUBJECT_KEY_HEX]);
+
 #endif

@@ -13,6 +13,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 struct bn_store {
     MDB_env *env;
     MDB_dbi events, idem, counts, meta, rejected;
+    MDB_dbi dbs[BN_DB_COUNT_]; /* the generic key-value databases, by bn_store_db_t */
     uint64_t map_size;
     _Atomic uint64_t head;
     _Atomic uint64_t commits, committed_events;
@@ -34,6 +36,14 @@ struct bn_store_txn {
     bn_store_t *store;
     MDB_txn *txn;
     uint64_t head; /* head as of this txn, including its own appends */
+};
+
+/* Names of the bn_store_db_t databases (meta is shared with the core). */
+static const char *const DB_NAMES[BN_DB_COUNT_] = {
+    [BN_DB_META] = "meta",         [BN_DB_PEOPLE] = "people",   [BN_DB_LOCALIDS] = "localids",
+    [BN_DB_LINKS] = "links",       [BN_DB_MATCHES] = "matches", [BN_DB_EXPLAIN] = "explain",
+    [BN_DB_RULEIDX] = "ruleidx",   [BN_DB_ALERTED] = "alerted", [BN_DB_FINDINGS] = "findings",
+    [BN_DB_REFERRALS] = "referrals", [BN_DB_DUE] = "due",       [BN_DB_PROGRAMS] = "programs",
 };
 
 static bn_status_t mdb_fail(bn_error_t *err, int rc, const char *what)
@@ -71,6 +81,14 @@ static bn_status_t open_dbs(bn_store_t *s, bn_error_t *err)
         (rc = mdb_dbi_open(txn, "rejected", MDB_CREATE, &s->rejected))) {
         mdb_txn_abort(txn);
         return mdb_fail(err, rc, "open databases");
+    }
+    s->dbs[BN_DB_META] = s->meta;
+    for (int i = 1; i < BN_DB_COUNT_ && !rc; i++)
+        rc = mdb_dbi_open(txn, DB_NAMES[i], MDB_CREATE | (i == BN_DB_PEOPLE ? MDB_DUPSORT : 0),
+                          &s->dbs[i]);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return mdb_fail(err, rc, "open index databases");
     }
     MDB_val k = {6, "schema"}, v = {9, "benang.v1"};
     rc = mdb_put(txn, s->meta, &k, &v, 0);
@@ -111,7 +129,7 @@ bn_status_t bn_store_open(bn_store_t **out, const bn_store_options_t *opt, bn_er
     s->map_size = opt->map_size ? opt->map_size : (1ULL << 30);
     int rc = mdb_env_create(&s->env);
     if (!rc)
-        rc = mdb_env_set_maxdbs(s->env, 8);
+        rc = mdb_env_set_maxdbs(s->env, 24);
     if (!rc)
         rc = mdb_env_set_maxreaders(s->env, 126);
     if (!rc)
@@ -276,10 +294,14 @@ bn_status_t bn_store_commit(bn_store_txn_t **tp, bn_error_t *err)
     *tp = NULL;
     int rc = mdb_txn_commit(t->txn);
     if (rc == 0) {
+        /* Only the writer appends; a side transaction (bn_store_update) must
+         * not publish a head it read before the writer's last commit landed. */
         uint64_t before = atomic_load(&t->store->head);
-        atomic_store(&t->store->head, t->head);
+        if (t->head > before) {
+            atomic_store(&t->store->head, t->head);
+            atomic_fetch_add(&t->store->committed_events, t->head - before);
+        }
         atomic_fetch_add(&t->store->commits, 1);
-        atomic_fetch_add(&t->store->committed_events, t->head - before);
     }
     free(t);
     return rc ? mdb_fail(err, rc, "commit") : BN_OK;
@@ -550,4 +572,272 @@ bn_status_t bn_store_rejected_scan(bn_store_t *s, uint64_t from_id, bn_store_vis
         mdb_cursor_close(cur);
     read_end(s, txn);
     return rc ? mdb_fail(err, rc, "rejected scan") : BN_OK;
+}
+
+/* ---- generic key-value databases ---------------------------------------- */
+
+void bn_store_put_be64(uint8_t *p, uint64_t v)
+{
+    put_be64(p, v);
+}
+
+uint64_t bn_store_get_be64(const uint8_t *p)
+{
+    return get_be64(p);
+}
+
+void bn_store_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+uint32_t bn_store_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static bn_status_t key_check(bn_store_db_t db, size_t klen, bn_error_t *err)
+{
+    if ((unsigned)db >= BN_DB_COUNT_)
+        return bn_error_set(err, BN_USAGE, 0, "store", "no database #%d", (int)db);
+    if (klen == 0 || klen > 511)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, DB_NAMES[db],
+                            "index key of %zu bytes (1..511 allowed)", klen);
+    return BN_OK;
+}
+
+static bn_status_t get_in(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *key,
+                          size_t klen, const uint8_t **val, size_t *vlen, bn_error_t *err)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return BN_NOT_FOUND;
+    if (rc)
+        return mdb_fail(err, rc, name);
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return BN_OK;
+}
+
+bn_status_t bn_store_txn_get(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                             const uint8_t **val, size_t *vlen, bn_error_t *err)
+{
+    bn_status_t st = key_check(db, klen, err);
+    if (st != BN_OK)
+        return st;
+    return get_in(t->txn, t->store->dbs[db], DB_NAMES[db], key, klen, val, vlen, err);
+}
+
+bn_status_t bn_store_txn_put(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                             const void *val, size_t vlen, bn_error_t *err)
+{
+    bn_status_t st = key_check(db, klen, err);
+    if (st != BN_OK)
+        return st;
+    if (db == BN_DB_PEOPLE && vlen > 511)
+        vlen = 511; /* a dupsort value is a key to LMDB */
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(t->txn, t->store->dbs[db], &k, &v, db == BN_DB_PEOPLE ? MDB_NODUPDATA : 0);
+    if (rc == MDB_KEYEXIST)
+        return BN_OK;
+    return rc ? mdb_fail(err, rc, DB_NAMES[db]) : BN_OK;
+}
+
+bn_status_t bn_store_txn_del(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                             bn_error_t *err)
+{
+    bn_status_t st = key_check(db, klen, err);
+    if (st != BN_OK)
+        return st;
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(t->txn, t->store->dbs[db], &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return BN_NOT_FOUND;
+    return rc ? mdb_fail(err, rc, DB_NAMES[db]) : BN_OK;
+}
+
+static bn_status_t scan_in(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *from,
+                           size_t from_len, bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+{
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return mdb_fail(err, rc, name);
+    MDB_val k = {from_len, (void *)from}, v;
+    rc = mdb_cursor_get(cur, &k, &v, from_len ? MDB_SET_RANGE : MDB_FIRST);
+    while (rc == 0) {
+        bn_store_kv_t kv = {k.mv_data, k.mv_size, v.mv_data, v.mv_size};
+        if (!visit(ctx, &kv))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc && rc != MDB_NOTFOUND ? mdb_fail(err, rc, name) : BN_OK;
+}
+
+bn_status_t bn_store_txn_scan(bn_store_txn_t *t, bn_store_db_t db, const void *from,
+                              size_t from_len, bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+{
+    if ((unsigned)db >= BN_DB_COUNT_)
+        return key_check(db, 1, err);
+    return scan_in(t->txn, t->store->dbs[db], DB_NAMES[db], from, from_len, visit, ctx, err);
+}
+
+bn_status_t bn_store_txn_scan_dup(bn_store_txn_t *t, bn_store_db_t db, const void *key,
+                                  size_t klen, bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+{
+    bn_status_t st = key_check(db, klen, err);
+    if (st != BN_OK)
+        return st;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(t->txn, t->store->dbs[db], &cur);
+    if (rc)
+        return mdb_fail(err, rc, DB_NAMES[db]);
+    MDB_val k = {klen, (void *)key}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    while (rc == 0) {
+        bn_store_kv_t kv = {k.mv_data, k.mv_size, v.mv_data, v.mv_size};
+        if (!visit(ctx, &kv))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cur);
+    return rc && rc != MDB_NOTFOUND ? mdb_fail(err, rc, DB_NAMES[db]) : BN_OK;
+}
+
+/* The event bytes of a stored value [u16 topic len][topic][event]. */
+static bn_status_t split_event(const MDB_val *v, bn_store_kv_t *kv, bn_error_t *err)
+{
+    const uint8_t *p = v->mv_data;
+    size_t tl = v->mv_size >= 2 ? ((size_t)p[0] << 8 | p[1]) : 0;
+    if (v->mv_size < 2 + tl)
+        return bn_error_set(err, BN_STORE, MDB_CORRUPTED, "store", "corrupt event record");
+    kv->key = p + 2;
+    kv->key_len = tl;
+    kv->val = p + 2 + tl;
+    kv->val_len = v->mv_size - 2 - tl;
+    return BN_OK;
+}
+
+static bn_status_t event_in(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, bn_store_kv_t *kv,
+                            bn_error_t *err)
+{
+    uint8_t kb[8];
+    put_be64(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return BN_NOT_FOUND;
+    if (rc)
+        return mdb_fail(err, rc, "event lookup");
+    return split_event(&v, kv, err);
+}
+
+bn_status_t bn_store_txn_event(bn_store_txn_t *t, uint64_t seq, const uint8_t **ev, size_t *len,
+                               bn_error_t *err)
+{
+    bn_store_kv_t kv;
+    bn_status_t st = event_in(t->txn, t->store->events, seq, &kv, err);
+    if (st == BN_OK) {
+        *ev = kv.val;
+        *len = kv.val_len;
+    }
+    return st;
+}
+
+bn_status_t bn_store_txn_next_id(bn_store_txn_t *t, const char *name, uint64_t *out,
+                                 bn_error_t *err)
+{
+    char key[80];
+    int kl = snprintf(key, sizeof key, "next:%s", name);
+    const uint8_t *v = NULL;
+    size_t vl = 0;
+    uint64_t n = 0;
+    bn_status_t st = get_in(t->txn, t->store->meta, "meta", key, (size_t)kl, &v, &vl, err);
+    if (st == BN_OK && vl == 8)
+        n = get_be64(v);
+    else if (st != BN_OK && st != BN_NOT_FOUND)
+        return st;
+    uint8_t nb[8];
+    put_be64(nb, ++n);
+    MDB_val k = {(size_t)kl, key}, nv = {8, nb};
+    int rc = mdb_put(t->txn, t->store->meta, &k, &nv, 0);
+    if (rc)
+        return mdb_fail(err, rc, "meta counter");
+    *out = n;
+    return BN_OK;
+}
+
+bn_status_t bn_store_scan(bn_store_t *s, bn_store_db_t db, const void *from, size_t from_len,
+                          bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+{
+    if ((unsigned)db >= BN_DB_COUNT_)
+        return key_check(db, 1, err);
+    MDB_txn *txn = NULL;
+    bn_status_t st = read_begin(s, &txn, err);
+    if (st != BN_OK)
+        return st;
+    st = scan_in(txn, s->dbs[db], DB_NAMES[db], from, from_len, visit, ctx, err);
+    read_end(s, txn);
+    return st;
+}
+
+bn_status_t bn_store_get(bn_store_t *s, bn_store_db_t db, const void *key, size_t klen,
+                         bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+{
+    bn_status_t st = key_check(db, klen, err);
+    if (st != BN_OK)
+        return st;
+    MDB_txn *txn = NULL;
+    if ((st = read_begin(s, &txn, err)) != BN_OK)
+        return st;
+    const uint8_t *v = NULL;
+    size_t vl = 0;
+    st = get_in(txn, s->dbs[db], DB_NAMES[db], key, klen, &v, &vl, err);
+    if (st == BN_OK) {
+        bn_store_kv_t kv = {key, klen, v, vl};
+        visit(ctx, &kv);
+    }
+    read_end(s, txn);
+    return st;
+}
+
+bn_status_t bn_store_event(bn_store_t *s, uint64_t seq, bn_store_kv_fn visit, void *ctx,
+                           bn_error_t *err)
+{
+    MDB_txn *txn = NULL;
+    bn_status_t st = read_begin(s, &txn, err);
+    if (st != BN_OK)
+        return st;
+    bn_store_kv_t kv;
+    st = event_in(txn, s->events, seq, &kv, err);
+    if (st == BN_OK)
+        visit(ctx, &kv);
+    read_end(s, txn);
+    return st;
+}
+
+bn_status_t bn_store_update(bn_store_t *s, bn_store_update_fn fn, void *ctx, bn_error_t *err)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        bn_store_txn_t *t = NULL;
+        bn_status_t st = bn_store_begin(s, &t, err);
+        if (st != BN_OK)
+            return st;
+        st = fn(ctx, t, err);
+        if (st == BN_OK) {
+            t->head = 0; /* appends nothing: leaves the head alone */
+            return bn_store_commit(&t, err);
+        }
+        bn_store_abort(&t);
+        if (st != BN_STORE_FULL)
+            return st;
+        if ((st = bn_store_grow(s, err)) != BN_OK)
+            return st;
+    }
+    return bn_error_set(err, BN_STORE_FULL, 0, "store", "store full");
 }

@@ -113,4 +113,95 @@ bn_status_t bn_store_stats(bn_store_t *s, bn_store_count_fn visit, void *ctx, ui
                            uint64_t *events, uint64_t *used_bytes, uint64_t *map_bytes,
                            bn_error_t *err);
 
+/* ---- the overlap, referral and linkage databases (docs/storage.md) ----
+ *
+ *   people     "birth_date|village" (dupsort) -> [64 hex subject key][u8 sex][normalised name]
+ *   localids   "agency\0local_id" -> 64 hex subject key
+ *   links      subject key -> subject key it resolves to (confirmed matches);
+ *              "no:" key "|" key -> "" (a rejected pair, never proposed again);
+ *              "pm:" key "|" key -> u64 BE match id (a pair already on the review list)
+ *   matches    u64 BE id -> packed benang.v1.PossibleMatch
+ *   explain    u64 BE seq -> packed benang.v1.ExplainReply (probabilistic decisions)
+ *   ruleidx    [u8 rule][16-byte match hash][u32 BE start day][u64 BE seq]
+ *              -> [u32 BE end day]["agency\0source_id"]
+ *   alerted    [u8 rule][16-byte pair hash] -> u64 BE alert seq (no alert twice)
+ *   findings   u64 BE alert seq -> "" (the alerts, for the overlaps view)
+ *   referrals  referral_id -> packed benang.v1.ReferralState
+ *   due        [u64 BE deadline, unix s]["referral_id"] -> "" (unanswered-referral timers)
+ *   programs   "agency\0source_id" -> u64 BE seq of the program's current version
+ * Days are days since 1970-01-01. Counters for new ids live in meta.
+ */
+typedef enum {
+    BN_DB_META,
+    BN_DB_PEOPLE,
+    BN_DB_LOCALIDS,
+    BN_DB_LINKS,
+    BN_DB_MATCHES,
+    BN_DB_EXPLAIN,
+    BN_DB_RULEIDX,
+    BN_DB_ALERTED,
+    BN_DB_FINDINGS,
+    BN_DB_REFERRALS,
+    BN_DB_DUE,
+    BN_DB_PROGRAMS,
+    BN_DB_COUNT_
+} bn_store_db_t;
+
+/* A key and value seen by a scan or get; valid during the call (or txn) only. */
+typedef struct {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *val;
+    size_t val_len;
+} bn_store_kv_t;
+
+/* Return false to stop. */
+typedef bool (*bn_store_kv_fn)(void *ctx, const bn_store_kv_t *kv);
+
+/* In a write txn: the value of key (valid until the txn ends or the next put):
+ * BN_OK, BN_NOT_FOUND, BN_STORE. */
+bn_status_t bn_store_txn_get(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                             const uint8_t **val, size_t *vlen, bn_error_t *err);
+/* Put (replace; for the dupsort people db: add the value unless present). */
+bn_status_t bn_store_txn_put(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                             const void *val, size_t vlen, bn_error_t *err);
+/* Delete key (all its values in people): BN_OK or BN_NOT_FOUND. */
+bn_status_t bn_store_txn_del(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                             bn_error_t *err);
+/* Visit pairs with key >= from (from_len 0: the first) in key order, every
+ * value of a dupsort key, until visit returns false. */
+bn_status_t bn_store_txn_scan(bn_store_txn_t *t, bn_store_db_t db, const void *from,
+                              size_t from_len, bn_store_kv_fn visit, void *ctx, bn_error_t *err);
+/* Visit every value of one key of a dupsort db (people), in order. */
+bn_status_t bn_store_txn_scan_dup(bn_store_txn_t *t, bn_store_db_t db, const void *key,
+                                  size_t klen, bn_store_kv_fn visit, void *ctx, bn_error_t *err);
+/* The stored bytes of event seq (without its topic): BN_OK or BN_NOT_FOUND. */
+bn_status_t bn_store_txn_event(bn_store_txn_t *t, uint64_t seq, const uint8_t **ev, size_t *len,
+                               bn_error_t *err);
+/* meta counter name += 1, *out = the new value (starts at 1). */
+bn_status_t bn_store_txn_next_id(bn_store_txn_t *t, const char *name, uint64_t *out,
+                                 bn_error_t *err);
+
+/* Any thread, each in its own read transaction: */
+bn_status_t bn_store_scan(bn_store_t *s, bn_store_db_t db, const void *from, size_t from_len,
+                          bn_store_kv_fn visit, void *ctx, bn_error_t *err);
+/* Calls visit once with key's value: BN_OK, BN_NOT_FOUND, BN_STORE. */
+bn_status_t bn_store_get(bn_store_t *s, bn_store_db_t db, const void *key, size_t klen,
+                         bn_store_kv_fn visit, void *ctx, bn_error_t *err);
+/* Calls visit once with event seq (kv.key = its topic, kv.val = its bytes). */
+bn_status_t bn_store_event(bn_store_t *s, uint64_t seq, bn_store_kv_fn visit, void *ctx,
+                           bn_error_t *err);
+
+/* A short write transaction outside the writer thread (a coordinator's
+ * decision): begins, calls fn, commits when fn returns BN_OK, aborts
+ * otherwise. LMDB serialises it with the writer's batches. */
+typedef bn_status_t (*bn_store_update_fn)(void *ctx, bn_store_txn_t *t, bn_error_t *err);
+bn_status_t bn_store_update(bn_store_t *s, bn_store_update_fn fn, void *ctx, bn_error_t *err);
+
+/* Big-endian helpers for keys. */
+void bn_store_put_be64(uint8_t *p, uint64_t v);
+uint64_t bn_store_get_be64(const uint8_t *p);
+void bn_store_put_be32(uint8_t *p, uint32_t v);
+uint32_t bn_store_get_be32(const uint8_t *p);
+
 #endif

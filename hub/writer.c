@@ -8,14 +8,19 @@
 #include "writer.h"
 
 #include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
 
 #include "benang/v1/protocol.pb-c.h"
+#include "linker.h"
 #include "log.h"
 #include "pipeline.h"
+#include "referrals.h"
+#include "rules.h"
 #include "validate.h"
 
 #define MAX_COUNT_KEYS 64
@@ -25,6 +30,11 @@ struct bn_writer {
     void *pipe;
     bn_store_t *store;
     const bn_config_t *cfg;
+    const bn_pseudonym_t *pseudo;
+    bn_linker_options_t link_opt;
+    const bn_rule_conf_t *unanswered; /* the unanswered-referral rule, or NULL */
+    bn_findings_t findings;           /* of the batch being written */
+    int64_t event_clock;              /* latest occurred_at stored (unix s), never past now */
     pthread_t thread;
     bool started;
     struct {
@@ -107,6 +117,58 @@ static void append_tail(bn_event_result_t *res, const char *recorded_at)
     res->packed_len = res->base_len + n;
 }
 
+/* After the hub's fields: the subject's key as linkage decided it, and how
+ * (Subject.subject_key and Subject.link; parsers merge it into the subject). */
+static void append_subject(bn_event_result_t *res, const char *key, Benang__V1__Linkage *link)
+{
+    Benang__V1__Subject sub = BENANG__V1__SUBJECT__INIT;
+    Benang__V1__Event tail = BENANG__V1__EVENT__INIT;
+    sub.subject_key = (char *)key;
+    sub.link = link;
+    tail.subject = &sub;
+    size_t n = benang__v1__event__get_packed_size(&tail);
+    if (res->packed_len + n <= res->base_len + BN_EVENT_TAIL_MAX)
+        res->packed_len += benang__v1__event__pack(&tail, res->packed + res->packed_len);
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* Who it is about, which rules it meets, the referral thread it moves. */
+static bn_status_t understand(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
+                              const char *recorded_at, Benang__V1__Event *ev,
+                              bn_event_result_t *res, bn_error_t *err)
+{
+    char key[BN_SUBJECT_KEY_HEX] = "", linked[BN_SUBJECT_KEY_HEX];
+    Benang__V1__Linkage link = BENANG__V1__LINKAGE__INIT;
+    bn_status_t st = BN_OK;
+    if (ev->subject) {
+        st = bn_linker_resolve(&w->link_opt, w->pseudo, t, ev->agency, seq, recorded_at,
+                               ev->subject, key, &link, linked, err);
+        if (st != BN_OK)
+            return st;
+        if (key[0] || link.method)
+            append_subject(res, key, &link);
+    }
+    st = bn_rules_check(w->cfg, t, ev, key, seq, &w->findings, err);
+    if (st == BN_OK && ev->body_case == BENANG__V1__EVENT__BODY_REFERRAL)
+        st = bn_referrals_apply(w->unanswered, t, ev, key, seq, err);
+    if (st == BN_OK && ev->body_case == BENANG__V1__EVENT__BODY_PROGRAM) {
+        char k[600];
+        int kl = snprintf(k, sizeof k, "%s%c%s", ev->agency, '\0', ev->source_id);
+        uint8_t v[8];
+        bn_store_put_be64(v, seq);
+        if (kl > 0 && (size_t)kl < sizeof k)
+            st = bn_store_txn_put(t, BN_DB_PROGRAMS, k, (size_t)kl, v, 8, err);
+    }
+    int64_t at;
+    if (st == BN_OK && bn_timestamp_seconds(ev->occurred_at, &at) && at > w->event_clock)
+        w->event_clock = at < now_s() ? at : now_s();
+    return st;
+}
+
 /* Store one new event version at the next seq. */
 static bn_status_t store_event(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
                                const char *recorded_at, Benang__V1__Event *ev,
@@ -115,7 +177,9 @@ static bn_status_t store_event(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
     res->seq = seq;
     bn_event_id_for(w->cfg->hub_id, seq, res->event_id);
     append_tail(res, recorded_at);
-    bn_status_t st = bn_store_append(t, seq, res->topic, res->packed, res->packed_len, err);
+    bn_status_t st = understand(w, t, seq, recorded_at, ev, res, err);
+    if (st == BN_OK)
+        st = bn_store_append(t, seq, res->topic, res->packed, res->packed_len, err);
     if (st == BN_OK)
         st = bn_store_idem_put(t, ev->agency, ev->type, ev->source_id, seq, res->hash, err);
     if (st == BN_OK) {
@@ -175,11 +239,54 @@ static bn_status_t close_rejected(bn_store_txn_t *t, const bn_req_t *r, bn_error
     return same ? bn_store_rejected_del(t, r->retry_of, err) : BN_OK;
 }
 
+static bool has_referral(const bn_req_t *r)
+{
+    for (size_t i = 0; i < r->events.len; i++)
+        if (r->events.items[i]->body_case == BENANG__V1__EVENT__BODY_REFERRAL)
+            return true;
+    return false;
+}
+
+/* The referral transitions of the request, before anything of it is stored
+ * (duplicates excepted: a replay is answered DUPLICATE, not judged again). */
+static bn_status_t check_referrals(bn_store_txn_t *t, bn_req_t *r, bn_error_t *err)
+{
+    bool *skip = calloc(r->events.len, sizeof *skip);
+    if (!skip)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    bn_status_t st = BN_OK;
+    for (size_t i = 0; i < r->events.len && st == BN_OK; i++) {
+        Benang__V1__Event *ev = r->events.items[i];
+        uint64_t old = 0;
+        uint8_t h[BN_STORE_HASH_LEN];
+        st = bn_store_idem_get(t, ev->agency, ev->type, ev->source_id, &old, h, err);
+        skip[i] = st == BN_OK && memcmp(h, r->results[i].hash, BN_STORE_HASH_LEN) == 0;
+        if (st == BN_NOT_FOUND)
+            st = BN_OK;
+    }
+    if (st == BN_OK)
+        st = bn_referrals_check(t, r->agency ? r->agency : "", r->events.items, skip,
+                                r->events.len, err);
+    free(skip);
+    return st;
+}
+
 static bn_status_t write_request(bn_writer_t *w, bn_store_txn_t *t, bn_req_t *r, uint64_t *head,
                                  bn_error_t *err)
 {
     if (r->refused)
         return r->keep ? keep_rejected(w, t, r, err) : BN_OK;
+    if (r->events.len && has_referral(r)) {
+        bn_status_t cst = check_referrals(t, r, err);
+        if (cst == BN_CONFLICT) {
+            r->status = BN_CONFLICT;
+            r->err = *err;
+            bn_error_clear(err);
+            return BN_OK; /* refused, nothing of it stored; the batch goes on */
+        }
+        if (cst != BN_OK)
+            return cst;
+    }
     size_t dups = 0;
     for (size_t i = 0; i < r->events.len; i++) {
         Benang__V1__Event *ev = r->events.items[i];
@@ -208,6 +315,7 @@ static bn_status_t write_request(bn_writer_t *w, bn_store_txn_t *t, bn_req_t *r,
 
 static void reset_results(bn_batch_t *b)
 {
+    bn_batch_clear_alerts(b);
     for (size_t i = 0; i < b->len; i++)
         b->reqs[i]->rejected_id = 0;
     for (size_t i = 0; i < b->len; i++)
@@ -219,6 +327,117 @@ static void reset_results(bn_batch_t *b)
         }
 }
 
+/* Store one finding as an alert event at the next seq. */
+static bn_status_t store_alert(bn_writer_t *w, bn_store_txn_t *t, bn_batch_t *b,
+                               const bn_finding_t *f, const char *stamp, uint64_t *head,
+                               bn_error_t *err)
+{
+    Benang__V1__Alert al = BENANG__V1__ALERT__INIT;
+    Benang__V1__Event ev = BENANG__V1__EVENT__INIT;
+    uint64_t seqs[2];
+    char *agencies[2], *sources[2];
+    size_t n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!f->seqs[i] && !f->source_ids[i][0])
+            continue;
+        seqs[n] = f->seqs[i];
+        agencies[n] = (char *)f->agencies[i];
+        sources[n++] = (char *)f->source_ids[i];
+    }
+    al.rule = f->rule->id;
+    al.kind = f->rule->kind;
+    al.sector = (char *)f->sector;
+    al.seqs = seqs;
+    al.n_seqs = n;
+    al.source_ids = sources;
+    al.n_source_ids = n;
+    char *ref_agencies[2] = {(char *)f->agencies[0], (char *)f->agencies[1]};
+    al.agencies = f->referral_id[0] ? ref_agencies : agencies;
+    al.n_agencies = f->referral_id[0] ? 2 : n;
+    al.subject_key = (char *)f->subject_key;
+    al.message = (char *)f->message;
+    al.area = (char *)f->area;
+    al.referral_id = (char *)f->referral_id;
+    al.period_start = (char *)f->period_start;
+    al.period_end = (char *)f->period_end;
+    char source[300], hex[33];
+    if (f->referral_id[0])
+        snprintf(source, sizeof source, "%s:%s", f->rule->id, f->referral_id);
+    else
+        snprintf(source, sizeof source, "%s:%s", f->rule->id,
+                 sodium_bin2hex(hex, sizeof hex, f->pair_hash, sizeof f->pair_hash));
+    uint64_t seq = *head + 1;
+    bn_event_result_t *res = bn_batch_add_alert(b);
+    if (!res)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    res->seq = seq;
+    bn_event_id_for(w->cfg->hub_id, seq, res->event_id);
+    ev.seq = seq;
+    ev.event_id = res->event_id;
+    ev.agency = w->cfg->hub_id;
+    ev.source_id = source;
+    ev.type = "alert";
+    ev.occurred_at = (char *)stamp;
+    ev.recorded_at = (char *)stamp;
+    ev.area = (char *)f->area;
+    ev.sector = (char *)f->sector;
+    ev.body_case = BENANG__V1__EVENT__BODY_ALERT;
+    ev.alert = &al;
+    snprintf(res->topic, sizeof res->topic, "alert.%s.%s", f->rule->kind,
+             f->sector[0] ? f->sector : "none");
+    res->packed_len = res->base_len = benang__v1__event__get_packed_size(&ev);
+    if (!(res->packed = malloc(res->packed_len)))
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    benang__v1__event__pack(&ev, res->packed);
+    crypto_generichash(res->hash, BN_STORE_HASH_LEN, res->packed, res->packed_len, NULL, 0);
+    bn_status_t st = bn_store_append(t, seq, res->topic, res->packed, res->packed_len, err);
+    if (st == BN_OK)
+        st = bn_store_idem_put(t, ev.agency, ev.type, ev.source_id, seq, res->hash, err);
+    uint8_t kb[8];
+    bn_store_put_be64(kb, seq);
+    if (st == BN_OK)
+        st = bn_store_txn_put(t, BN_DB_FINDINGS, kb, 8, "", 0, err);
+    if (st == BN_OK && !f->referral_id[0])
+        st = bn_rules_mark_alerted(t, f, seq, err);
+    if (st != BN_OK)
+        return st;
+    res->stored = true;
+    (*head)++;
+    count(w, KIND_TYPE, "alert");
+    count(w, KIND_AGENCY, w->cfg->hub_id);
+    return BN_OK;
+}
+
+/* Fire due referral timers, then store the batch's findings as alerts. */
+static bn_status_t raise_alerts(bn_writer_t *w, bn_store_txn_t *t, bn_batch_t *b, uint64_t *head,
+                                bn_error_t *err)
+{
+    if (w->unanswered) {
+        int64_t clock = w->event_clock;
+        if (w->unanswered->clock_lag_hours) {
+            int64_t wall = now_s() - (int64_t)w->unanswered->clock_lag_hours * 3600;
+            if (wall > clock)
+                clock = wall;
+        }
+        bn_status_t st = bn_referrals_due(w->cfg, w->unanswered, t, clock, &w->findings, err);
+        if (st != BN_OK)
+            return st;
+    }
+    if (w->findings.len == 0)
+        return BN_OK;
+    char stamp[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    for (size_t i = 0; i < w->findings.len; i++) {
+        bn_status_t st = store_alert(w, t, b, &w->findings.items[i], stamp, head, err);
+        if (st != BN_OK)
+            return st;
+    }
+    return BN_OK;
+}
+
 static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
 {
     bn_store_txn_t *t = NULL;
@@ -227,10 +446,18 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
         return st;
     uint64_t head = bn_store_head(w->store);
     w->n_counts = 0;
+    bn_findings_clear(&w->findings);
+    bn_batch_clear_alerts(b);
     for (size_t i = 0; i < b->len && st == BN_OK; i++)
         st = write_request(w, t, b->reqs[i], &head, err);
     if (st == BN_OK)
+        st = raise_alerts(w, t, b, &head, err);
+    if (st == BN_OK)
         st = flush_counts(w, t, err);
+    if (st == BN_OK && b->len == 0 && b->n_alerts == 0) {
+        bn_store_abort(&t); /* a timer tick that found nothing: no commit, no fsync */
+        return BN_OK;
+    }
     if (st != BN_OK) {
         bn_store_abort(&t);
         return st;
@@ -260,6 +487,12 @@ static void write_batch(bn_writer_t *w, bn_batch_t *b)
         return;
     }
     reset_results(b);
+    if (b->len == 0) {
+        char q0[400];
+        bn_log(BN_LOG_ERROR, "timers_failed", "status=%s error=%s", bn_status_name(st),
+               bn_log_quote(err.msg, q0, sizeof q0));
+        return;
+    }
     bn_status_t reply = st == BN_STORE_FULL ? BN_UNAVAILABLE : BN_INTERNAL;
     char q[400];
     bn_log(BN_LOG_ERROR, "batch_failed", "status=%s requests=%zu events=%zu error=%s",
@@ -311,11 +544,13 @@ static void *run(void *arg)
         }
     }
     maybe_sync(w, true);
+    bn_findings_free(&w->findings);
     return NULL;
 }
 
 bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint,
-                            bn_store_t *store, const bn_config_t *cfg, bn_error_t *err)
+                            bn_store_t *store, const bn_pseudonym_t *pseudo,
+                            const bn_config_t *cfg, bn_error_t *err)
 {
     *out = NULL;
     bn_writer_t *w = calloc(1, sizeof *w);
@@ -323,6 +558,11 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
     w->store = store;
     w->cfg = cfg;
+    w->pseudo = pseudo;
+    w->link_opt.upper = cfg->link_upper;
+    w->link_opt.lower = cfg->link_lower;
+    w->link_opt.max_block = cfg->link_max_block;
+    w->unanswered = bn_rules_find(cfg, "referral");
     w->pipe = zmq_socket(zctx, ZMQ_PAIR);
     if (!w->pipe || zmq_connect(w->pipe, pipe_endpoint) != 0) {
         bn_error_set(err, BN_ZMQ, zmq_errno(), pipe_endpoint, "writer pipe: %s",

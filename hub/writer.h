@@ -10,12 +10,22 @@
  * with every request's status and results filled in. A NULL pointer stops
  * the thread. In buffered mode the thread also syncs the environment every
  * sync_interval_ms.
+ *
+ * Each new event is also understood in the same transaction: its subject
+ * linked (linker.h), the overlap rules checked and the event indexed
+ * (rules.h), its referral thread moved on (referrals.h; an impossible
+ * transition refuses the whole request with BN_CONFLICT, before any of it is
+ * stored). Findings, and referral timers that came due, become alert events
+ * appended after the batch's own events, in the same commit; they travel
+ * back in batch->alerts for the ingest thread to publish. An empty batch is
+ * a timer tick: it commits only when a timer fired.
  */
 #ifndef BN_WRITER_H
 #define BN_WRITER_H
 
 #include "benang/status.h"
 #include "config.h"
+#include "pseudonym.h"
 #include "store.h"
 
 typedef struct bn_writer bn_writer_t;
@@ -23,7 +33,8 @@ typedef struct bn_writer bn_writer_t;
 /* Start the thread. zctx, store and cfg are borrowed and must outlive it.
  * Returns BN_OK, BN_ZMQ, BN_NOMEM, BN_INTERNAL (thread creation). */
 bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint,
-                            bn_store_t *store, const bn_config_t *cfg, bn_error_t *err);
+                            bn_store_t *store, const bn_pseudonym_t *pseudo,
+                            const bn_config_t *cfg, bn_error_t *err);
 /* Join the thread (the caller has sent NULL on the pipe) and free; NULL-safe. */
 void bn_writer_join(bn_writer_t **self_p);
 

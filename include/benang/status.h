@@ -31,6 +31,7 @@ extern "C" {
     X(TOO_LARGE, 9, "payload too large")                                         \
     X(UNAVAILABLE, 10, "temporarily unavailable, retry later")                   \
     X(INTERNAL, 11, "internal error")                                            \
+    X(CONFLICT, 12, "contradicts the stored state")                              \
     X(NOMEM, 0, "out of memory")                                                 \
     X(IO, 0, "input/output error")                                               \
     X(CONFIG, 0, "configuration error")                                          \

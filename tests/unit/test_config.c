@@ -293,7 +293,7 @@ static void test_document_errors(void)
     EXPECT_ERR("# only a comment\n", "t.yaml:1:1", "empty configuration");
     EXPECT_ERR("- a\n- b\n", "t.yaml:1:1", "expected a mapping with the keys hub, endpoints");
     EXPECT_ERR("foo: 1\n" AG, "t.yaml:1:1",
-               "foo: unknown key; known keys are hub, endpoints, agencies");
+               "foo: unknown key; known keys are hub, endpoints, agencies, linkage, rules");
     EXPECT_ERR("? [hub]\n: 1\n" AG, "t.yaml:1:3", "keys must be plain names (got a sequence)");
     EXPECT_ERR("hub:\n  ? {id: x}\n  : 1\n" AG, "t.yaml:2:5",
                "hub: keys must be plain names (got a mapping)");
@@ -423,8 +423,56 @@ static void test_agency_files(void)
     free(dir);
 }
 
+static void test_rules(void)
+{
+    bn_config_t *c = NULL;
+    bn_error_t e;
+    /* No rules: section: the four shipped defaults. */
+    CHECK_EQ_U64(load(AG, &c, &e), BN_OK);
+    CHECK_EQ_U64(c->n_rules, 4);
+    CHECK(c->rules_default);
+    CHECK_STR(c->rules[0].id, "duplicate-immunisation-dose");
+    CHECK_EQ_U64(c->rules[0].match_bits,
+                 BN_RULE_F_SUBJECT | BN_RULE_F_VACCINE | BN_RULE_F_DOSE);
+    CHECK_EQ_U64(c->rules[0].within_days, 365);
+    CHECK(c->rules[2].across_agencies && c->rules[2].periods_overlap);
+    CHECK_EQ_U64(c->rules[3].answer_within_hours, 72);
+    CHECK_EQ_U64(c->rules[3].clock_lag_hours, 48);
+    CHECK(c->link_upper > c->link_lower);
+    bn_config_destroy(&c);
+    /* An empty list: no rules at all. */
+    CHECK_EQ_U64(load("rules: []\n" AG, &c, &e), BN_OK);
+    CHECK_EQ_U64(c->n_rules, 0);
+    bn_config_destroy(&c);
+    CHECK_EQ_U64(load("linkage:\n  upper: 0.95\n  lower: 0.7\n" AG, &c, &e), BN_OK);
+    CHECK(c->link_upper > 0.949 && c->link_upper < 0.951 && c->link_lower > 0.699);
+    bn_config_destroy(&c);
+    EXPECT_ERR("linkage:\n  upper: 0.7\n  lower: 0.9\n" AG, "t.yaml:2:3",
+               "linkage.lower: must not be above linkage.upper");
+    EXPECT_ERR("linkage:\n  upper: high\n" AG, "t.yaml:2:10",
+               "linkage.upper: must be a number from 0 to 1 (got \"high\")");
+    EXPECT_ERR("rules:\n  - id: r\n    kind: k\n    type: immunisation\n    match: [subject, "
+               "colour]\n    within_days: 3\n" AG,
+               "t.yaml:5:22", "rules[0].match[1]: unknown field \"colour\"");
+    EXPECT_ERR("rules:\n  - id: r\n    kind: k\n    type: program\n    match: [vaccine]\n"
+               "    periods_overlap: true\n" AG,
+               "t.yaml:5:13", "rules[0].match[0]: program events have no field \"vaccine\"");
+    EXPECT_ERR("rules:\n  - id: r\n    kind: k\n    type: training\n    match: [subject]\n" AG,
+               "t.yaml:2:5", "rules[0]: give exactly one time relation");
+    EXPECT_ERR("rules:\n  - id: r\n    kind: k\n    type: referral\n" AG, "t.yaml:2:5",
+               "rules[0]: a referral rule needs answer_within_hours");
+    EXPECT_ERR("rules:\n  - id: r\n    kind: Bad Kind\n    type: referral\n" AG, "t.yaml:3:11",
+               "rules[0].kind: must match [a-z0-9_]{1,32}");
+    EXPECT_ERR("rules:\n  - id: r\n    kind: k\n    type: referral\n    answer_within_hours: 1\n"
+               "  - id: r\n    kind: k\n    type: referral\n    answer_within_hours: 2\n" AG,
+               "t.yaml:6:5", "rules[1].id: duplicate rule id \"r\"");
+    EXPECT_ERR("rules:\n  - id: r\n    kind: k\n    type: parcel\n" AG, "t.yaml:4:11",
+               "rules[0].type: must be one of immunisation, training, program, referral");
+}
+
 int main(void)
 {
+    test_rules();
     test_agency_files();
     test_default_file();
     test_defaults();

@@ -89,7 +89,7 @@ static void test_settings_errors(void)
     expect_field_error("training", "subject.nme", spec(6, "column", "nama", NULL, NULL),
                        "agency.yaml:6:20",
                        "unknown field \"nme\" in benang.v1.Subject (known: subject_key, nik, "
-                       "local_id, name, birth_date, sex, village, rw, rt)");
+                       "local_id, name, birth_date, sex, village, rw, rt, link)");
     expect_field_error("immunisation", "training.course.code", spec(6, "column", "k", NULL, NULL),
                        "agency.yaml:6:20", "training.course.code is outside the immunisation body");
     expect_field_error("training", "seq", spec(6, "column", "k", NULL, NULL), "agency.yaml:6:20",

@@ -1,0 +1,52 @@
+/* linker.h: who an event is about, decided in the writer's transaction.
+ *
+ * Every subject gets a pseudonymous subject_key. With a NIK it is the keyed
+ * pseudonym of the NIK (pseudonym.h). Without one, the agency's own record
+ * number links to the person it was first seen with; failing that, the record
+ * is compared (linkage.h) with the people of its block (birth date + village):
+ * above the upper threshold it takes the best candidate's key; between the
+ * thresholds it gets a key of its own and a possible match goes on the review
+ * list; below, a key of its own. A coordinator's decision on a possible match
+ * (bn_linker_decide) is stored and honoured from then on: a confirmed key
+ * resolves to the candidate's, a rejected pair is never proposed again.
+ */
+#ifndef BN_LINKER_H
+#define BN_LINKER_H
+
+#include <stdint.h>
+
+#include "benang/status.h"
+#include "benang/v1/protocol.pb-c.h"
+#include "pseudonym.h"
+#include "store.h"
+
+typedef struct {
+    double upper, lower;   /* thresholds, lower <= upper */
+    uint32_t max_block;    /* most candidates compared per block */
+} bn_linker_options_t;
+
+/* Resolve ev->subject within txn t for the event about to be stored at seq:
+ * fills key (64 hex + NUL) and link (method, score, match id; linked_key, a
+ * buffer of the caller's that link->linked_key points at, for POSSIBLE),
+ * records the person in the people/localids indexes, and for probabilistic
+ * decisions an explanation under seq (and a possible match when one is
+ * raised). recorded_at stamps new review items. Events without a subject, or
+ * with neither NIK, local id nor name + birth date + village, get key "".
+ * Returns BN_OK or a store status. */
+bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
+                              bn_store_txn_t *t, const char *agency, uint64_t seq,
+                              const char *recorded_at, const Benang__V1__Subject *subject,
+                              char key[BN_SUBJECT_KEY_HEX], Benang__V1__Linkage *link,
+                              char linked_key[BN_SUBJECT_KEY_HEX], bn_error_t *err);
+
+/* A coordinator's decision on possible match id (any thread; its own short
+ * write transaction). decision is BENANG__V1__MATCH_DECISION__CONFIRMED or
+ * __REJECTED; note may be NULL; decided_at is an RFC 3339 stamp. On BN_OK
+ * *out is the updated record (benang__v1__possible_match__free_unpacked).
+ * Returns BN_OK, BN_NOT_FOUND (no such id), BN_USAGE (bad decision),
+ * BN_CONFLICT (already decided the other way), BN_STORE. */
+bn_status_t bn_linker_decide(bn_store_t *s, uint64_t id, int decision, const char *note,
+                             const char *decided_at, Benang__V1__PossibleMatch **out,
+                             bn_error_t *err);
+
+#endif

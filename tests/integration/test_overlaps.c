@@ -1,0 +1,366 @@
+/* test_overlaps: the write path of issue 4 against a real hub: overlap rules
+ * raise alert events (once per pair, not again on replay or a new version),
+ * probabilistic linkage links a record without NIK to the person with one,
+ * referral threads refuse impossible transitions with CONFLICT (the whole
+ * request, nothing stored), sub-referrals need their parent's receiver, and
+ * the unanswered-referral timer fires on the event clock. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "benang/client.h"
+#include "testutil.h"
+
+static bn_client_options_t opts = {.timeout_ms = 10000};
+
+static const char *agencies_and_rules =
+    "agencies:\n"
+    "  - id: puskesmas-a\n"
+    "    sector: health\n"
+    "    adapters: [canonical-json]\n"
+    "  - id: klinik-b\n"
+    "    sector: health\n"
+    "    adapters: [canonical-json]\n"
+    "  - id: sekolah-c\n"
+    "    sector: education\n"
+    "    adapters: [canonical-json]\n"
+    "  - id: dinsos-d\n"
+    "    sector: social\n"
+    "    adapters: [canonical-json]\n"
+    "rules:\n"
+    "  - id: duplicate-immunisation-dose\n"
+    "    kind: duplicate_service\n"
+    "    type: immunisation\n"
+    "    match: [subject, vaccine, dose]\n"
+    "    within_days: 365\n"
+    "  - id: overlapping-program\n"
+    "    kind: overlapping_program\n"
+    "    type: program\n"
+    "    match: [sector, target_group, area]\n"
+    "    periods_overlap: true\n"
+    "    across_agencies: true\n"
+    "  - id: unanswered-referral\n"
+    "    kind: unanswered_referral\n"
+    "    type: referral\n"
+    "    answer_within_hours: 72\n"
+    "    clock_lag_hours: 0\n";
+
+static bn_publisher_t *pub;
+static bn_query_t *qry;
+
+/* Publish json as agency; the status; *seq the first event's seq (0 when none). */
+static bn_status_t send(const char *agency, const char *json, uint64_t *seq, char *why, size_t cap)
+{
+    bn_publish_result_t res;
+    bn_error_t err;
+    bn_error_clear(&err);
+    bn_status_t st =
+        bn_publisher_publish(pub, agency, "canonical-json", json, strlen(json), &res, &err);
+    if (seq)
+        *seq = res.reply && res.reply->n_events ? res.reply->events[0]->seq : 0;
+    if (why)
+        snprintf(why, cap, "%s at %s", err.msg, err.where);
+    return st;
+}
+
+static char imm_buf[1024];
+static const char *imm(const char *src, const char *subject, const char *cvx, unsigned dose,
+                       const char *on, const char *lot)
+{
+    snprintf(imm_buf, sizeof imm_buf,
+             "{\"sourceId\":\"%s\",\"occurredAt\":\"%s\",\"subject\":%s,\"immunisation\":"
+             "{\"vaccine\":{\"system\":\"http://hl7.org/fhir/sid/cvx\",\"code\":\"%s\"},"
+             "\"doseNumber\":%u,\"administeredOn\":\"%.10s\",\"lotNumber\":\"%s\"}}",
+             src, on, subject, cvx, dose, on, lot);
+    return imm_buf;
+}
+
+static char ref_buf[1024];
+static const char *ref(const char *src, const char *id, const char *from, const char *to,
+                       const char *status, const char *at, const char *parent)
+{
+    snprintf(ref_buf, sizeof ref_buf,
+             "{\"sourceId\":\"%s\",\"occurredAt\":\"%s\",\"referral\":{\"referralId\":\"%s\","
+             "\"fromAgency\":\"%s\",\"toAgency\":\"%s\",\"status\":\"REFERRAL_STATUS_%s\","
+             "\"parentReferralId\":\"%s\",\"reasonText\":\"needs social assistance\"}}",
+             src, at, id, from, to, status, parent);
+    return ref_buf;
+}
+
+/* The alerts stored so far, in seq order. */
+static size_t alerts(const Benang__V1__Event ***out)
+{
+    const char *prefix = "alert.";
+    const Benang__V1__FetchReply *rep = NULL;
+    bn_error_t err;
+    if (bn_query_fetch(qry, 0, 0, 1000, &prefix, 1, &rep, &err) != BN_OK || !rep)
+        return 0;
+    *out = (const Benang__V1__Event **)rep->events;
+    return rep->n_events;
+}
+
+static const Benang__V1__Event *event_at(uint64_t seq)
+{
+    const Benang__V1__FetchReply *rep = NULL;
+    bn_error_t err;
+    if (bn_query_fetch(qry, seq, seq, 1, NULL, 0, &rep, &err) != BN_OK || !rep ||
+        rep->n_events != 1)
+        return NULL;
+    return rep->events[0];
+}
+
+static uint64_t head(void)
+{
+    const Benang__V1__StatusReply *sr = NULL;
+    bn_error_t err;
+    return bn_query_status(qry, &sr, &err) == BN_OK && sr ? sr->head_seq : 0;
+}
+
+#define NIK_X "{\"nik\":\"3174050101200001\",\"name\":\"Budi\",\"birthDate\":\"2020-01-01\"}"
+#define DJOKO                                                                              \
+    "{\"nik\":\"3174050202200002\",\"name\":\"Djoko Santoso\",\"birthDate\":\"2020-02-02\"," \
+    "\"sex\":\"SEX_MALE\",\"village\":\"Tanjung Barat\"}"
+#define JOKO                                                                                \
+    "{\"name\":\"JOKO  SANTOSO\",\"birthDate\":\"2020-02-02\",\"sex\":\"SEX_MALE\",\"village\":" \
+    "\"Kel. Tanjung Barat\"}"
+#define SITI                                                                                \
+    "{\"name\":\"Siti Aminah\",\"birthDate\":\"2020-02-02\",\"sex\":\"SEX_FEMALE\",\"village\":" \
+    "\"Tanjung Barat\"}"
+
+static void test_duplicates(void)
+{
+    uint64_t s1 = 0, s2 = 0, s3 = 0;
+    char why[512];
+    CHECK(send("puskesmas-a", imm("I-1", NIK_X, "08", 1, "2026-10-01", "L1"), &s1, why, sizeof why) ==
+          BN_OK);
+    CHECK(send("klinik-b", imm("I-2", NIK_X, "08", 1, "2026-10-05", "L2"), &s2, why, sizeof why) ==
+          BN_OK);
+    const Benang__V1__Event **al = NULL;
+    size_t n = alerts(&al);
+    CHECK_EQ_U64(n, 1);
+    if (n == 1) {
+        const Benang__V1__Alert *a = al[0]->alert;
+        CHECK(a != NULL);
+        CHECK_STR(al[0]->type, "alert");
+        CHECK_EQ_U64(al[0]->seq, s2 + 1);
+        CHECK_STR(a->rule, "duplicate-immunisation-dose");
+        CHECK_STR(a->kind, "duplicate_service");
+        CHECK_STR(a->sector, "health");
+        CHECK(a->n_seqs == 2 && a->seqs[0] == s1 && a->seqs[1] == s2);
+        CHECK(a->n_source_ids == 2 && strcmp(a->source_ids[0], "I-1") == 0 &&
+              strcmp(a->source_ids[1], "I-2") == 0);
+        CHECK(a->n_agencies == 2 && strcmp(a->agencies[0], "puskesmas-a") == 0 &&
+              strcmp(a->agencies[1], "klinik-b") == 0);
+        CHECK_EQ_U64(strlen(a->subject_key), 64);
+        CHECK(strstr(a->message, "Dose 1") != NULL && !strstr(a->message, "3174"));
+    }
+    /* The same event again, and a new version of it: no second alert. */
+    CHECK(send("klinik-b", imm("I-2", NIK_X, "08", 1, "2026-10-05", "L2"), NULL, NULL, 0) ==
+          BN_DUPLICATE);
+    CHECK(send("klinik-b", imm("I-2", NIK_X, "08", 1, "2026-10-05", "L2-fixed"), NULL, NULL, 0) ==
+          BN_OK);
+    /* Near misses: another dose; the same dose entered by the same record again. */
+    CHECK(send("klinik-b", imm("I-3", NIK_X, "08", 2, "2026-11-05", "L3"), &s3, NULL, 0) == BN_OK);
+    CHECK_EQ_U64(alerts(&al), 1);
+    /* A third record of dose 1: one alert, with the earliest record. */
+    CHECK(send("sekolah-c", imm("B-9", NIK_X, "08", 1, "2026-10-20", "L9"), NULL, NULL, 0) ==
+          BN_OK);
+    CHECK_EQ_U64(alerts(&al), 2);
+    if (alerts(&al) == 2)
+        CHECK(strcmp(al[1]->alert->source_ids[0], "I-1") == 0 &&
+              strcmp(al[1]->alert->source_ids[1], "B-9") == 0);
+}
+
+static void test_linkage(void)
+{
+    uint64_t s1 = 0, s2 = 0, s3 = 0;
+    char why[512];
+    CHECK(send("puskesmas-a", imm("I-10", DJOKO, "20", 1, "2026-10-02", "L"), &s1, why,
+               sizeof why) == BN_OK);
+    const Benang__V1__Event **al = NULL;
+    size_t before = alerts(&al);
+    CHECK(send("klinik-b", imm("I-11", JOKO, "20", 1, "2026-10-09", "L"), &s2, why, sizeof why) ==
+          BN_OK);
+    CHECK(send("klinik-b", imm("I-12", SITI, "20", 1, "2026-10-09", "L"), &s3, why, sizeof why) ==
+          BN_OK);
+    CHECK_EQ_U64(alerts(&al), before + 1);
+    char key1[80] = "";
+    const Benang__V1__Event *e = event_at(s1);
+    CHECK(e && e->subject && e->subject->link);
+    if (e && e->subject && e->subject->link) {
+        CHECK_EQ_U64(e->subject->link->method, BENANG__V1__LINK_METHOD__LINK_METHOD_NIK);
+        snprintf(key1, sizeof key1, "%s", e->subject->subject_key);
+        CHECK(e->subject->nik == NULL || e->subject->nik[0] == '\0');
+    }
+    e = event_at(s2);
+    CHECK(e && e->subject && e->subject->link);
+    if (e && e->subject && e->subject->link) {
+        CHECK_EQ_U64(e->subject->link->method, BENANG__V1__LINK_METHOD__LINK_METHOD_PROBABILISTIC);
+        CHECK(e->subject->link->score >= 0.9);
+        CHECK_STR(e->subject->subject_key, key1);
+    }
+    e = event_at(s3);
+    CHECK(e && e->subject && e->subject->link);
+    if (e && e->subject && e->subject->link) {
+        CHECK_EQ_U64(e->subject->link->method, BENANG__V1__LINK_METHOD__LINK_METHOD_NEW);
+        CHECK(strcmp(e->subject->subject_key, key1) != 0 && strlen(e->subject->subject_key) == 64);
+    }
+}
+
+static void test_programs(void)
+{
+    const char *p1 = "{\"sourceId\":\"P-1\",\"occurredAt\":\"2026-10-01\",\"program\":{\"programId\":"
+                     "\"P-1\",\"sector\":\"health\",\"targetGroup\":\"children-under-5\",\"areas\":"
+                     "[\"RW-05\",\"RW-06\"],\"period\":{\"start\":\"2026-10-01\",\"end\":"
+                     "\"2026-12-31\"}}}";
+    const char *p2 = "{\"sourceId\":\"P-2\",\"occurredAt\":\"2026-10-01\",\"program\":{\"programId\":"
+                     "\"P-2\",\"sector\":\"health\",\"targetGroup\":\"children-under-5\",\"areas\":"
+                     "[\"RW-06\"],\"period\":{\"start\":\"2026-12-31\",\"end\":\"2027-02-28\"}}}";
+    const char *p3 = "{\"sourceId\":\"P-3\",\"occurredAt\":\"2026-10-01\",\"program\":{\"programId\":"
+                     "\"P-3\",\"sector\":\"health\",\"targetGroup\":\"children-under-5\",\"areas\":"
+                     "[\"RW-07\"],\"period\":{\"start\":\"2026-10-01\",\"end\":\"2026-12-31\"}}}";
+    const char *p4 = "{\"sourceId\":\"P-4\",\"occurredAt\":\"2026-10-01\",\"program\":{\"programId\":"
+                     "\"P-4\",\"sector\":\"health\",\"targetGroup\":\"children-under-5\",\"areas\":"
+                     "[\"RW-05\"],\"period\":{\"start\":\"2027-01-01\",\"end\":\"2027-03-31\"}}}";
+    const Benang__V1__Event **al = NULL;
+    size_t before = alerts(&al);
+    CHECK(send("puskesmas-a", p1, NULL, NULL, 0) == BN_OK);
+    CHECK(send("puskesmas-a", p3, NULL, NULL, 0) == BN_OK); /* same agency: never */
+    CHECK(send("klinik-b", p4, NULL, NULL, 0) == BN_OK);   /* after P-1 ends: no */
+    CHECK_EQ_U64(alerts(&al), before);
+    CHECK(send("klinik-b", p2, NULL, NULL, 0) == BN_OK); /* shares RW-06 and 2026-12-31 */
+    size_t n = alerts(&al);
+    CHECK_EQ_U64(n, before + 1);
+    if (n == before + 1) {
+        CHECK_STR(al[n - 1]->alert->kind, "overlapping_program");
+        CHECK_STR(al[n - 1]->alert->area, "RW-06");
+        CHECK_STR(al[n - 1]->alert->period_start, "2026-12-31");
+    }
+}
+
+static void test_referrals(void)
+{
+    char why[512];
+    const Benang__V1__Event **al = NULL;
+    size_t before = alerts(&al);
+    CHECK(send("puskesmas-a",
+               ref("R-1a", "R-1", "puskesmas-a", "dinsos-d", "REQUESTED", "2026-11-11T08:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_OK);
+    CHECK(send("dinsos-d",
+               ref("R-1b", "R-1", "puskesmas-a", "dinsos-d", "ACCEPTED", "2026-11-12T08:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_OK);
+    /* Passed on to the school: a sub-referral of R-1, by R-1's receiver. */
+    CHECK(send("dinsos-d",
+               ref("R-2a", "R-2", "dinsos-d", "sekolah-c", "REQUESTED", "2026-11-12T09:00:00+07:00", "R-1"),
+               NULL, why, sizeof why) == BN_OK);
+    CHECK(send("sekolah-c",
+               ref("R-2b", "R-2", "dinsos-d", "sekolah-c", "ACCEPTED", "2026-11-13T09:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_OK);
+    CHECK(send("dinsos-d",
+               ref("R-1c", "R-1", "puskesmas-a", "dinsos-d", "COMPLETED", "2026-11-14T08:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_OK);
+    uint64_t h0 = head();
+    /* Impossible: completed -> accepted; unknown thread; not a party; a parent not addressed to the sender. */
+    CHECK(send("dinsos-d",
+               ref("R-1d", "R-1", "puskesmas-a", "dinsos-d", "ACCEPTED", "2026-11-14T09:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_CONFLICT);
+    CHECK_MSG(strstr(why, "cannot go from completed to accepted") && strstr(why, "referral.status"),
+              "got %s", why);
+    CHECK(send("dinsos-d",
+               ref("R-9b", "R-9", "puskesmas-a", "dinsos-d", "ACCEPTED", "2026-11-14T09:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_CONFLICT);
+    CHECK_MSG(strstr(why, "not known to the hub"), "got %s", why);
+    CHECK(send("sekolah-c",
+               ref("R-1e", "R-1", "puskesmas-a", "dinsos-d", "CANCELLED", "2026-11-14T09:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_CONFLICT);
+    CHECK_MSG(strstr(why, "neither the sender"), "got %s", why);
+    CHECK(send("puskesmas-a",
+               ref("R-3a", "R-3", "puskesmas-a", "sekolah-c", "REQUESTED", "2026-11-14T09:00:00+07:00", "R-1"),
+               NULL, why, sizeof why) == BN_CONFLICT);
+    CHECK_MSG(strstr(why, "may pass it on"), "got %s", why);
+    /* All or nothing: a good immunisation and a bad referral in one request. */
+    char both[2048];
+    snprintf(both, sizeof both, "%s\n", imm("I-50", NIK_X, "03", 1, "2026-11-14", "L"));
+    strcat(both, ref("R-1f", "R-1", "puskesmas-a", "dinsos-d", "IN_PROGRESS", "2026-11-14T10:00:00+07:00", ""));
+    CHECK(send("dinsos-d", both, NULL, why, sizeof why) == BN_CONFLICT);
+    CHECK_MSG(strstr(why, "event 2"), "got %s", why);
+    CHECK_EQ_U64(head(), h0);
+    /* Requested and accepted in one request: fine, in order. */
+    snprintf(both, sizeof both, "%s\n",
+             ref("R-5a", "R-5", "puskesmas-a", "dinsos-d", "REQUESTED", "2026-11-14T10:00:00+07:00", ""));
+    strcat(both, ref("R-5b", "R-5", "puskesmas-a", "dinsos-d", "CANCELLED", "2026-11-14T11:00:00+07:00", ""));
+    CHECK(send("puskesmas-a", both, NULL, why, sizeof why) == BN_OK);
+    CHECK_EQ_U64(alerts(&al), before);
+
+    /* Unanswered: requested on the 15th; the event clock reaches the 18th at 09:00+07
+     * (event time: the dates must not be after today, the clock never passes the wall clock). */
+    uint64_t s4 = 0;
+    CHECK(send("puskesmas-a",
+               ref("R-4a", "R-4", "puskesmas-a", "dinsos-d", "REQUESTED", "2026-11-15T08:00:00+07:00", ""),
+               &s4, why, sizeof why) == BN_OK);
+    CHECK(send("puskesmas-a", imm("I-60", NIK_X, "10", 1, "2026-11-17T12:00:00+07:00", "L"), NULL,
+               why, sizeof why) == BN_OK);
+    CHECK_EQ_U64(alerts(&al), before); /* 52 hours: not yet */
+    CHECK(send("puskesmas-a", imm("I-61", NIK_X, "10", 2, "2026-11-18T09:00:00+07:00", "L"), NULL,
+               why, sizeof why) == BN_OK);
+    size_t n = alerts(&al);
+    CHECK_EQ_U64(n, before + 1);
+    if (n == before + 1) {
+        const Benang__V1__Alert *a = al[n - 1]->alert;
+        CHECK_STR(a->kind, "unanswered_referral");
+        CHECK_STR(a->referral_id, "R-4");
+        CHECK_STR(a->sector, "social");
+        CHECK(a->n_seqs == 1 && a->seqs[0] == s4);
+        CHECK(a->n_source_ids == 1 && strcmp(a->source_ids[0], "R-4a") == 0);
+        CHECK(a->n_agencies == 2 && strcmp(a->agencies[1], "dinsos-d") == 0);
+    }
+    /* A late answer is still accepted; the alert stays. */
+    CHECK(send("dinsos-d",
+               ref("R-4b", "R-4", "puskesmas-a", "dinsos-d", "ACCEPTED", "2026-11-18T10:00:00+07:00", ""),
+               NULL, why, sizeof why) == BN_OK);
+}
+
+int main(void)
+{
+    bn_test_hub_t h;
+    if (bn_test_hub_start(&h, NULL, agencies_and_rules) != 0) {
+        bn_test_hub_dump_log(&h);
+        return 1;
+    }
+    bn_error_t err;
+    CHECK(bn_publisher_new(&pub, h.ingest, &opts, &err) == BN_OK);
+    CHECK(bn_query_new(&qry, h.query, &opts, &err) == BN_OK);
+    test_duplicates();
+    test_linkage();
+    test_programs();
+    test_referrals();
+
+    /* After a restart, replaying the first events changes nothing. */
+    const Benang__V1__Event **al = NULL;
+    size_t n_alerts = alerts(&al);
+    uint64_t h1 = head();
+    bn_publisher_destroy(&pub);
+    bn_query_destroy(&qry);
+    CHECK(bn_test_hub_stop(&h, SIGTERM) == 0);
+    CHECK(bn_test_hub_restart(&h) == 0);
+    CHECK(bn_publisher_new(&pub, h.ingest, &opts, &err) == BN_OK);
+    CHECK(bn_query_new(&qry, h.query, &opts, &err) == BN_OK);
+    CHECK(send("puskesmas-a", imm("I-1", NIK_X, "08", 1, "2026-10-01", "L1"), NULL, NULL, 0) ==
+          BN_DUPLICATE);
+    CHECK(send("klinik-b", imm("I-11", JOKO, "20", 1, "2026-10-09", "L"), NULL, NULL, 0) ==
+          BN_DUPLICATE);
+    CHECK_EQ_U64(head(), h1);
+    CHECK_EQ_U64(alerts(&al), n_alerts);
+    /* The index survived: a fresh duplicate of I-10's dose still meets it. */
+    CHECK(send("sekolah-c", imm("B-10", DJOKO, "20", 1, "2026-10-12", "L"), NULL, NULL, 0) ==
+          BN_OK);
+    CHECK_EQ_U64(alerts(&al), n_alerts + 1);
+
+    if (bn_test_failed)
+        bn_test_hub_dump_log(&h);
+    bn_publisher_destroy(&pub);
+    bn_query_destroy(&qry);
+    bn_test_hub_stop(&h, SIGTERM);
+    bn_test_hub_cleanup(&h);
+    return bn_test_finish("test_overlaps");
+}

@@ -1,0 +1,1 @@
+/* ctl_views.c: being written. */

@@ -1,0 +1,2 @@
+/* linkage_eval.c: being written. */
+int main(void) { return 0; }
