@@ -122,7 +122,7 @@ static bool follow_links(bn_store_txn_t *t, char key[BN_SUBJECT_KEY_HEX])
 }
 
 /* Remember the person: in the block, under the agency's record number, and
- * the first seq of the key. */
+ * (seq not 0) the first seq of the key. */
 static bn_status_t remember(bn_store_txn_t *t, const char *block, size_t bl, const char *key,
                             bn_link_sex_t sex, const char *name, const char *agency,
                             const char *local_id, uint64_t seq, bn_error_t *err)
@@ -142,7 +142,7 @@ static bn_status_t remember(bn_store_txn_t *t, const char *block, size_t bl, con
         if (kl > 0 && (size_t)kl < sizeof k)
             st = bn_store_txn_put(t, BN_DB_LOCALIDS, k, (size_t)kl, key, KEY_LEN, err);
     }
-    if (st == BN_OK) {
+    if (st == BN_OK && seq) {
         char k[1 + KEY_LEN];
         k[0] = '\1';
         memcpy(k + 1, key, KEY_LEN);
@@ -291,7 +291,9 @@ bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym
     if (subject->subject_key && strlen(subject->subject_key) == KEY_LEN) {
         memcpy(key, subject->subject_key, BN_SUBJECT_KEY_HEX);
         link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_NIK;
-        return remember(t, block, bl, key, sex, name, agency, local_id, seq, err);
+        /* No first-seq record for NIK keys: one random-key insert less per
+         * event on the hot path (a reviewer sees a NIK candidate's name). */
+        return remember(t, block, bl, key, sex, name, agency, local_id, 0, err);
     }
     if (local_id && *local_id) {
         char k[400];

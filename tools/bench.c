@@ -79,6 +79,10 @@ static void usage(FILE *f)
             "      --no-raw             skip the raw LMDB reference\n"
             "      --no-replay          skip the replay phase\n"
             "      --keep               keep the run directory\n"
+            "      --no-rules           start the hub with `rules: []` (the overlap rules off;\n"
+            "                           subject linkage stays on) [the shipped default rules]\n"
+            "      --residents N        NIKs cycle over N people, each getting another vaccine\n"
+            "                           code each round (canonical only) [0: one per event]\n"
             "  -h, --help               this text\n"
             "\n"
             "Exit status: 0 all phases ran and the hub stopped cleanly, 1 a phase failed,\n"
@@ -119,6 +123,8 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
                                        {"no-replay", no_argument, NULL, 10},
                                        {"keep", no_argument, NULL, 11},
                                        {"agency", required_argument, NULL, 12},
+                                       {"no-rules", no_argument, NULL, 13},
+                                       {"residents", required_argument, NULL, 14},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -204,6 +210,13 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
         case 12:
             o->agency = optarg;
             break;
+        case 13:
+            o->no_rules = true;
+            break;
+        case 14:
+            if (parse_u64(optarg, "--residents", 1000000000000ULL, &o->residents))
+                return -1;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -222,6 +235,10 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
     }
     if (o->events < (uint64_t)o->publishers) {
         fprintf(stderr, "benang-bench: --events must be at least --publishers\n");
+        return -1;
+    }
+    if (o->residents && (o->json || o->fhir)) {
+        fprintf(stderr, "benang-bench: --residents works with --adapter canonical only\n");
         return -1;
     }
     return 0;
@@ -254,9 +271,9 @@ static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const 
 {
     printf("{\n  \"events\": %" PRIu64 ",\n  \"publishers\": %d,\n  \"size\": %zu,\n"
            "  \"window\": %d,\n  \"durability\": \"%s\",\n  \"adapter\": \"%s\",\n"
-           "  \"prefill\": %" PRIu64 ",\n",
+           "  \"prefill\": %" PRIu64 ",\n  \"rules\": \"%s\",\n  \"residents\": %" PRIu64 ",\n",
            o->events, o->publishers, o->size, o->window, x->durability, bn_bench__adapter(o),
-           o->prefill);
+           o->prefill, o->no_rules ? "off" : "default", o->residents);
     bn_bench_tmpl_t t;
     if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, bn_bench__format(o)) == 0) {
         printf("  \"event_bytes\": %zu,\n  \"payload_bytes\": %zu,\n", t.proto_len, t.len);

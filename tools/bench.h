@@ -34,7 +34,8 @@ typedef struct {
     bool buffered, json, fhir; /* json: canonical-json; fhir: FHIR R4 Immunization */
     const char *hub_bin, *data_dir, *ingest, *feed, *query, *agency;
     double lat_rate, lat_seconds;
-    bool no_raw, no_replay, keep;
+    bool no_raw, no_replay, keep, no_rules;
+    uint64_t residents; /* 0: a new person per event; N: NIKs cycle over N people */
 } bn_bench_opts_t;
 
 /* A payload with two fixed-width slots patched per event. */
@@ -44,7 +45,15 @@ typedef struct {
     size_t sid_off, sid_len, nik_off;
     uint8_t *proto; /* the same event as protobuf (raw LMDB values) */
     size_t proto_len, proto_sid_off, proto_nik_off;
+    size_t code_off; /* canonical only: the 2-digit vaccine code in buf, or (size_t)-1 */
 } bn_bench_tmpl_t;
+
+/* --residents: event k of publisher idx in phase kind is about resident
+ * k % N and gets vaccine code (k / N + idx * 19 + (kind == 'T') * 50) % 100,
+ * so no person gets the same vaccine twice within 100 rounds: the rules
+ * work on realistic repeats without raising alerts. Patches t->buf. */
+void bn_bench__tmpl_resident(const bn_bench_tmpl_t *t, uint8_t *buf, uint64_t k, uint64_t n,
+                             int idx, char kind);
 
 /* The run directory and the hub it started (pid 0: none or external). */
 typedef struct {

@@ -307,9 +307,9 @@ static int write_config(const bn_bench_opts_t *o, const bn_bench_run_t *r)
             "  map_size_mb: %" PRIu64 "\n"
             "endpoints:\n  ingest: %s\n  feed: %s\n  query: %s\n"
             "agencies:\n  - id: %s\n    name: Bench Puskesmas\n    sector: health\n"
-            "    adapters: [canonical, canonical-json, fhir]\n",
+            "    adapters: [canonical, canonical-json, fhir]\n%s",
             r->hubdata, o->buffered ? "buffered" : "sync", map_mb, r->ingest, r->feed, r->query,
-            o->agency);
+            o->agency, o->no_rules ? "rules: []\n" : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 

@@ -47,7 +47,7 @@ static uint8_t *pack_event(const char *sid, const char *nik, const char *facilit
     Benang__V1__Immunisation imm = BENANG__V1__IMMUNISATION__INIT;
     Benang__V1__Coding vac = BENANG__V1__CODING__INIT;
     vac.system = "http://hl7.org/fhir/sid/cvx";
-    vac.code = "08";
+    vac.code = "V#"; /* a slot: bn_bench__tmpl_make writes "08" or the resident's code */
     vac.display = "Hepatitis B";
     imm.vaccine = &vac;
     imm.dose_number = 1;
@@ -184,6 +184,12 @@ int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, int for
         fprintf(stderr, "bench: cannot build the event template\n");
         return -1;
     }
+    t->code_off = format == 0 ? find_slot(t->buf, t->len, "V#") : (size_t)-1;
+    size_t pcode = find_slot(t->proto, t->proto_len, "V#");
+    if (pcode != (size_t)-1)
+        memcpy(t->proto + pcode, "08", 2);
+    if (t->code_off != (size_t)-1)
+        memcpy(t->buf + t->code_off, "08", 2);
     t->sid_off = find_slot(t->buf, t->len, sid);
     t->nik_off = find_slot(t->buf, t->len, nik);
     if (t->sid_off == (size_t)-1 || t->nik_off == (size_t)-1) {
@@ -216,6 +222,19 @@ void bn_bench__tmpl_patch(uint8_t *buf, size_t sid_off, size_t nik_off, const ch
     snprintf(nik, sizeof nik, "3174%012" PRIu64, (uint64_t)(k % 1000000000000ULL));
     memcpy(buf + sid_off, sid, sid_len);
     memcpy(buf + nik_off, nik, NIK_LEN);
+}
+
+void bn_bench__tmpl_resident(const bn_bench_tmpl_t *t, uint8_t *buf, uint64_t k, uint64_t n,
+                             int idx, char kind)
+{
+    char nik[NIK_LEN + 1], code[3];
+    snprintf(nik, sizeof nik, "3175%012" PRIu64, (uint64_t)(k % n % 1000000000000ULL));
+    memcpy(buf + t->nik_off, nik, NIK_LEN);
+    if (t->code_off != (size_t)-1) {
+        unsigned v = (unsigned)((k / n + (uint64_t)idx * 19 + (kind == 'T' ? 50 : 0)) % 100);
+        snprintf(code, sizeof code, "%02u", v);
+        memcpy(buf + t->code_off, code, 2);
+    }
 }
 
 /* ---- publishing ------------------------------------------------------------- */
@@ -285,6 +304,8 @@ static void *pub_thread(void *arg)
             snprintf(sid, sizeof sid, BN_BENCH_SID_PUB_FMT, p->kind, p->run, p->idx, sent);
             bn_bench__tmpl_patch(t.buf, t.sid_off, t.nik_off, sid, BN_BENCH_SID_PUB_LEN,
                                  (uint64_t)p->idx * 10000000000ULL + sent);
+            if (p->o->residents)
+                bn_bench__tmpl_resident(&t, t.buf, sent, p->o->residents, p->idx, p->kind);
             if (sent == 0)
                 p->t_first = bn_bench__now_ns();
             bn_status_t st = bn_publisher_send(pub, p->o->agency, bn_bench__adapter(p->o), t.buf,
