@@ -1,4 +1,6 @@
-/* query.c: bn_query_t, fetching from the hub's query endpoint and asking its status.
+/* query.c: bn_query_t, fetching from the hub's query endpoint, asking its
+ * status, and the coordinator views (one generic call, bn_query_call(), and a
+ * thin wrapper per view).
  *
  * A DEALER rather than a REQ socket: a REQ that timed out waiting for its
  * reply is wedged (it must receive before it may send again), a DEALER just
@@ -7,9 +9,9 @@
  * answer to a request that timed out: it is discarded.
  *
  * Ownership: the last decoded QueryReply belongs to the query object; the
- * FetchReply or StatusReply pointers handed out point into it and stay valid
- * until the next call on the object or bn_query_destroy(). A raw fetch keeps
- * the received frame instead and hands out pointers into it.
+ * FetchReply, StatusReply or view result pointers handed out point into it
+ * and stay valid until the next call on the object or bn_query_destroy(). A
+ * raw fetch keeps the received frame instead and hands out pointers into it.
  *
  * The raw fetch reads the reply with a few lines of protobuf wire-format
  * walking (varints and length-delimited fields) instead of protobuf-c's
@@ -122,6 +124,41 @@ static bn_status_t roundtrip(bn_query_t *q, Benang__V1__QueryRequest *req,
     return BN_OK;
 }
 
+/* The result each query case is answered with (QueryReply.result). */
+static const struct {
+    Benang__V1__QueryRequest__QueryCase query;
+    Benang__V1__QueryReply__ResultCase result;
+} RESULT_OF[] = {
+    {BENANG__V1__QUERY_REQUEST__QUERY_FETCH, BENANG__V1__QUERY_REPLY__RESULT_FETCH},
+    {BENANG__V1__QUERY_REQUEST__QUERY_STATUS, BENANG__V1__QUERY_REPLY__RESULT_STATUS_REPLY},
+    {BENANG__V1__QUERY_REQUEST__QUERY_REJECTED, BENANG__V1__QUERY_REPLY__RESULT_REJECTED},
+    {BENANG__V1__QUERY_REQUEST__QUERY_OVERLAPS, BENANG__V1__QUERY_REPLY__RESULT_OVERLAPS},
+    {BENANG__V1__QUERY_REQUEST__QUERY_REFERRALS, BENANG__V1__QUERY_REPLY__RESULT_REFERRALS},
+    {BENANG__V1__QUERY_REQUEST__QUERY_PROGRAM_MAP, BENANG__V1__QUERY_REPLY__RESULT_PROGRAM_MAP},
+    {BENANG__V1__QUERY_REQUEST__QUERY_MATCHES, BENANG__V1__QUERY_REPLY__RESULT_MATCHES},
+    {BENANG__V1__QUERY_REQUEST__QUERY_MATCH_DECISION,
+     BENANG__V1__QUERY_REPLY__RESULT_MATCH_DECISION},
+    {BENANG__V1__QUERY_REQUEST__QUERY_EXPLAIN, BENANG__V1__QUERY_REPLY__RESULT_EXPLAIN},
+};
+
+bn_status_t bn_query_call(bn_query_t *q, Benang__V1__QueryRequest *req,
+                          const Benang__V1__QueryReply **reply, bn_error_t *err)
+{
+    *reply = NULL;
+    if (!req)
+        return bn_error_set(err, BN_USAGE, 0, "req", "req is NULL");
+    size_t i = 0, n = sizeof RESULT_OF / sizeof RESULT_OF[0];
+    while (i < n && RESULT_OF[i].query != req->query_case)
+        i++;
+    if (i == n)
+        return bn_error_set(err, BN_USAGE, 0, "req.query",
+                            "QueryRequest has no query this library knows (case %d)",
+                            (int)req->query_case);
+    bn_status_t st = roundtrip(q, req, RESULT_OF[i].result, err);
+    *reply = q->reply; /* also with a refusal: error and error_path are in it */
+    return st;
+}
+
 /* A QueryRequest for a fetch, in req pointing at f (both the caller's). */
 static void fetch_request(Benang__V1__QueryRequest *req, Benang__V1__FetchRequest *f,
                           uint64_t from_seq, uint64_t to_seq, uint32_t max_events,
@@ -184,6 +221,130 @@ bn_status_t bn_query_status(bn_query_t *q, const Benang__V1__StatusReply **reply
     bn_status_t st = roundtrip(q, &req, BENANG__V1__QUERY_REPLY__RESULT_STATUS_REPLY, err);
     if (st == BN_OK)
         *reply = q->reply->status_reply;
+    return st;
+}
+
+/* ---- coordinator views: thin wrappers over bn_query_call() ---------------- */
+
+static char *opt_str(const char *s)
+{
+    return (char *)(s ? s : ""); /* packing only reads it */
+}
+
+bn_status_t bn_query_overlaps(bn_query_t *q, const char *since, const char *area,
+                              const char *sector, const char *kind, uint32_t max,
+                              const Benang__V1__OverlapsReply **reply, bn_error_t *err)
+{
+    *reply = NULL;
+    Benang__V1__OverlapsRequest o = BENANG__V1__OVERLAPS_REQUEST__INIT;
+    o.since = opt_str(since);
+    o.area = opt_str(area);
+    o.sector = opt_str(sector);
+    o.kind = opt_str(kind);
+    o.max = max;
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_OVERLAPS;
+    req.overlaps = &o;
+    const Benang__V1__QueryReply *r = NULL;
+    bn_status_t st = bn_query_call(q, &req, &r, err);
+    if (st == BN_OK)
+        *reply = r->overlaps;
+    return st;
+}
+
+bn_status_t bn_query_referrals(bn_query_t *q, const char *to_agency, const char *from_agency,
+                               Benang__V1__ReferralStatus status, const char *referral_id,
+                               bool open_only, uint32_t max,
+                               const Benang__V1__ReferralsReply **reply, bn_error_t *err)
+{
+    *reply = NULL;
+    Benang__V1__ReferralsRequest rr = BENANG__V1__REFERRALS_REQUEST__INIT;
+    rr.to_agency = opt_str(to_agency);
+    rr.from_agency = opt_str(from_agency);
+    rr.status = status;
+    rr.referral_id = opt_str(referral_id);
+    rr.open_only = open_only;
+    rr.max = max;
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_REFERRALS;
+    req.referrals = &rr;
+    const Benang__V1__QueryReply *r = NULL;
+    bn_status_t st = bn_query_call(q, &req, &r, err);
+    if (st == BN_OK)
+        *reply = r->referrals;
+    return st;
+}
+
+bn_status_t bn_query_program_map(bn_query_t *q, const char *sector, const char *area,
+                                 const char *target_group,
+                                 const Benang__V1__ProgramMapReply **reply, bn_error_t *err)
+{
+    *reply = NULL;
+    Benang__V1__ProgramMapRequest p = BENANG__V1__PROGRAM_MAP_REQUEST__INIT;
+    p.sector = opt_str(sector);
+    p.area = opt_str(area);
+    p.target_group = opt_str(target_group);
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_PROGRAM_MAP;
+    req.program_map = &p;
+    const Benang__V1__QueryReply *r = NULL;
+    bn_status_t st = bn_query_call(q, &req, &r, err);
+    if (st == BN_OK)
+        *reply = r->program_map;
+    return st;
+}
+
+bn_status_t bn_query_matches(bn_query_t *q, bool include_decided, uint32_t max,
+                             const Benang__V1__MatchesReply **reply, bn_error_t *err)
+{
+    *reply = NULL;
+    Benang__V1__MatchesRequest m = BENANG__V1__MATCHES_REQUEST__INIT;
+    m.include_decided = include_decided;
+    m.max = max;
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_MATCHES;
+    req.matches = &m;
+    const Benang__V1__QueryReply *r = NULL;
+    bn_status_t st = bn_query_call(q, &req, &r, err);
+    if (st == BN_OK)
+        *reply = r->matches;
+    return st;
+}
+
+bn_status_t bn_query_match_decide(bn_query_t *q, uint64_t id, Benang__V1__MatchDecision decision,
+                                  const char *note, const Benang__V1__PossibleMatch **match,
+                                  bn_error_t *err)
+{
+    *match = NULL;
+    Benang__V1__MatchDecisionRequest d = BENANG__V1__MATCH_DECISION_REQUEST__INIT;
+    d.id = id;
+    d.decision = decision;
+    d.note = opt_str(note);
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_MATCH_DECISION;
+    req.match_decision = &d;
+    const Benang__V1__QueryReply *r = NULL;
+    bn_status_t st = bn_query_call(q, &req, &r, err);
+    if (st == BN_OK && !r->match_decision->match)
+        st = bn_error_set(err, BN_PROTOCOL, 0, "reply", "MatchDecisionReply has no match");
+    if (st == BN_OK)
+        *match = r->match_decision->match;
+    return st;
+}
+
+bn_status_t bn_query_explain(bn_query_t *q, uint64_t seq, const Benang__V1__ExplainReply **reply,
+                             bn_error_t *err)
+{
+    *reply = NULL;
+    Benang__V1__ExplainRequest x = BENANG__V1__EXPLAIN_REQUEST__INIT;
+    x.seq = seq;
+    Benang__V1__QueryRequest req = BENANG__V1__QUERY_REQUEST__INIT;
+    req.query_case = BENANG__V1__QUERY_REQUEST__QUERY_EXPLAIN;
+    req.explain = &x;
+    const Benang__V1__QueryReply *r = NULL;
+    bn_status_t st = bn_query_call(q, &req, &r, err);
+    if (st == BN_OK)
+        *reply = r->explain;
     return st;
 }
 

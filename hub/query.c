@@ -1,5 +1,8 @@
 /* query.c: the query thread (see query.h).
  *
+ * The coordinator views (overlaps, referrals, program map, matches, match
+ * decisions, explain) are answered by views.c; this file only sends them.
+ *
  * A FetchReply is written by hand around the stored bytes: field 1 (events)
  * of FetchReply is length-delimited, so each stored Event is copied as
  * [tag 0x0a][varint length][bytes] and the reply is valid protobuf without
@@ -17,6 +20,7 @@
 #include "benang/v1/protocol.pb-c.h"
 #include "log.h"
 #include "pipeline.h"
+#include "views.h"
 
 #define DEFAULT_FETCH 1000
 #define MAX_FETCH 10000
@@ -331,6 +335,42 @@ static void do_rejected(bn_query_service_t *q, zmq_msg_t *env, int n_env, uint64
     free(s.items);
 }
 
+static bool is_view(Benang__V1__QueryRequest__QueryCase c)
+{
+    switch (c) {
+    case BENANG__V1__QUERY_REQUEST__QUERY_OVERLAPS:
+    case BENANG__V1__QUERY_REQUEST__QUERY_REFERRALS:
+    case BENANG__V1__QUERY_REQUEST__QUERY_PROGRAM_MAP:
+    case BENANG__V1__QUERY_REQUEST__QUERY_MATCHES:
+    case BENANG__V1__QUERY_REQUEST__QUERY_MATCH_DECISION:
+    case BENANG__V1__QUERY_REQUEST__QUERY_EXPLAIN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A coordinator view (views.h). Its NOT_FOUND (an unknown seq, match id or
+ * referral id) has no wire status of its own: it is sent as BAD_REQUEST, a
+ * final answer, with error_path naming the field as for every refusal. */
+static void do_view(bn_query_service_t *q, zmq_msg_t *env, int n_env,
+                    const Benang__V1__QueryRequest *req)
+{
+    Benang__V1__QueryReply rep = BENANG__V1__QUERY_REPLY__INIT;
+    bn_error_t err;
+    bn_error_clear(&err);
+    bn_status_t st = bn_views_answer(q->store, q->cfg, req, &rep, &err);
+    if (st == BN_OK) {
+        rep.request_id = req->request_id;
+        rep.status = bn_status_to_wire(BN_OK);
+        send_query_reply(q, env, n_env, &rep);
+    } else {
+        send_simple(q, env, n_env, req->request_id, st == BN_NOT_FOUND ? BN_BAD_REQUEST : st,
+                    err.where, err.msg);
+    }
+    bn_views_free(&rep);
+}
+
 static void serve_one(bn_query_service_t *q)
 {
     zmq_msg_t env[2], body;
@@ -358,9 +398,12 @@ static void serve_one(bn_query_service_t *q)
         do_status(q, env, n_env, req->request_id);
     else if (req->query_case == BENANG__V1__QUERY_REQUEST__QUERY_REJECTED)
         do_rejected(q, env, n_env, req->request_id, req->rejected);
+    else if (is_view(req->query_case))
+        do_view(q, env, n_env, req);
     else
         send_simple(q, env, n_env, req->request_id, BN_BAD_REQUEST, "query",
-                    "QueryRequest has none of fetch, status, rejected set");
+                    "QueryRequest has no query set (fetch, status, rejected, overlaps, "
+                    "referrals, program_map, matches, match_decision or explain)");
     benang__v1__query_request__free_unpacked(req, NULL);
 done:
     zmq_msg_close(&env[0]);

@@ -264,7 +264,8 @@ static bn_status_t add_child(bn_store_txn_t *t, const char *parent, const char *
             benang__v1__referral_state__free_unpacked(p, NULL);
             return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
         }
-        memcpy(kids, p->children, p->n_children * sizeof *kids);
+        if (p->n_children)
+            memcpy(kids, p->children, p->n_children * sizeof *kids);
         kids[p->n_children] = (char *)child;
         char **old = p->children;
         size_t n_old = p->n_children;

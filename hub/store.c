@@ -823,21 +823,22 @@ bn_status_t bn_store_event(bn_store_t *s, uint64_t seq, bn_store_kv_fn visit, vo
 
 bn_status_t bn_store_update(bn_store_t *s, bn_store_update_fn fn, void *ctx, bn_error_t *err)
 {
-    for (int attempt = 0; attempt < 4; attempt++) {
-        bn_store_txn_t *t = NULL;
-        bn_status_t st = bn_store_begin(s, &t, err);
-        if (st != BN_OK)
-            return st;
-        st = fn(ctx, t, err);
-        if (st == BN_OK) {
-            t->head = 0; /* appends nothing: leaves the head alone */
-            return bn_store_commit(&t, err);
-        }
-        bn_store_abort(&t);
-        if (st != BN_STORE_FULL)
-            return st;
-        if ((st = bn_store_grow(s, err)) != BN_OK)
-            return st;
+    /* Held shared like a reader's, so the writer cannot resize the map
+     * (bn_store_grow) while this transaction is open. */
+    pthread_rwlock_rdlock(&s->grow_lock);
+    bn_store_txn_t *t = NULL;
+    bn_status_t st = bn_store_begin(s, &t, err);
+    if (st == BN_OK && (st = fn(ctx, t, err)) == BN_OK) {
+        t->head = 0; /* appends nothing: leaves the head alone */
+        st = bn_store_commit(&t, err);
+        pthread_rwlock_unlock(&s->grow_lock);
+        return st;
     }
-    return bn_error_set(err, BN_STORE_FULL, 0, "store", "store full");
+    bn_store_abort(&t);
+    pthread_rwlock_unlock(&s->grow_lock);
+    /* Never grow the map from here: the writer may hold its transaction, and
+     * LMDB resizes only with none open. The writer grows it on its next batch. */
+    if (st == BN_STORE_FULL)
+        return bn_error_set(err, BN_UNAVAILABLE, 0, "store", "store full; retry in a moment");
+    return st;
 }

@@ -194,7 +194,8 @@ bn_status_t bn_store_event(bn_store_t *s, uint64_t seq, bn_store_kv_fn visit, vo
 
 /* A short write transaction outside the writer thread (a coordinator's
  * decision): begins, calls fn, commits when fn returns BN_OK, aborts
- * otherwise. LMDB serialises it with the writer's batches. */
+ * otherwise (BN_UNAVAILABLE when the map is full: it never grows the map).
+ * LMDB serialises it with the writer's batches. */
 typedef bn_status_t (*bn_store_update_fn)(void *ctx, bn_store_txn_t *t, bn_error_t *err);
 bn_status_t bn_store_update(bn_store_t *s, bn_store_update_fn fn, void *ctx, bn_error_t *err);
 

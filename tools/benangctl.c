@@ -10,7 +10,8 @@
  * Endpoints come from the hub's config file (default config/hub.yaml) so that
  * an operator on the hub's machine types nothing; --ingest/--feed/--query
  * override one, --endpoint overrides the one the command mainly talks to
- * (publish: ingest; tail and status: query). When the default config file
+ * (publish: ingest; tail, status, rejected and the coordinator views of
+ * ctl_views.c: query). When the default config file
  * does not exist the built-in default endpoints are used.
  *
  * Ownership: ctl_t owns the loaded config (freed in main); each command owns
@@ -265,8 +266,8 @@ typedef struct {
     uint64_t printed;
 } tail_t;
 
-/* An enum value's name without its type prefix, lower case: "completed". */
-static const char *enum_short(const ProtobufCEnumDescriptor *d, int v, char *buf, size_t size)
+/* An enum value's name without its type prefix, lower case (ctl.h). */
+const char *ctl__enum_short(const ProtobufCEnumDescriptor *d, int v, char *buf, size_t size)
 {
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
     if (!ev) {
@@ -296,16 +297,17 @@ static void print_body(const Benang__V1__Event *ev)
     switch (ev->body_case) {
     case BENANG__V1__EVENT__BODY_IMMUNISATION: {
         const Benang__V1__Immunisation *im = ev->immunisation;
-        printf("  vaccine=%s dose=%u status=%s", code_of(im->vaccine), im->dose_number,
-               enum_short(&benang__v1__immunisation_status__descriptor, im->status, a, sizeof a));
+        printf(
+            "  vaccine=%s dose=%u status=%s", code_of(im->vaccine), im->dose_number,
+            ctl__enum_short(&benang__v1__immunisation_status__descriptor, im->status, a, sizeof a));
         break;
     }
     case BENANG__V1__EVENT__BODY_REFERRAL: {
         const Benang__V1__Referral *r = ev->referral;
         printf("  referral=%s from=%s to=%s status=%s priority=%s", r->referral_id, r->from_agency,
                r->to_agency,
-               enum_short(&benang__v1__referral_status__descriptor, r->status, a, sizeof a),
-               enum_short(&benang__v1__priority__descriptor, r->priority, b, sizeof b));
+               ctl__enum_short(&benang__v1__referral_status__descriptor, r->status, a, sizeof a),
+               ctl__enum_short(&benang__v1__priority__descriptor, r->priority, b, sizeof b));
         break;
     }
     case BENANG__V1__EVENT__BODY_TRAINING:
@@ -599,6 +601,75 @@ static const ctl_cmd_t commands[] = {
      "  -j, --json           the StatusReply as proto3 JSON\n"
      "  -h, --help           this text\n",
      run_status},
+    {"overlaps", "[--since YYYY-MM-DD] [--area CODE] [--sector S] [--kind K] [--limit N] [--json]",
+     "List the alerts the overlap rules raised (duplicate services, overlapping programs...).",
+     "One line per alert, oldest first: its seq, the day the hub recorded it, kind, sector,\n"
+     "area, the agencies and events involved, and the rule's sentence (never personal data).\n"
+     "Filters combine; with more matches than --limit, the newest are shown.\n"
+     "      --since DAY      alerts recorded on or after DAY (UTC), YYYY-MM-DD\n"
+     "      --area CODE      only alerts about this area (RW / village code)\n"
+     "      --sector S       only this sector (health, social...)\n"
+     "      --kind K         only this kind (duplicate_service, overlapping_training,\n"
+     "                       overlapping_program, unanswered_referral)\n"
+     "  -n, --limit N        at most N (default 1000, at most 10000)\n"
+     "  -j, --json           one alert Event per line (NDJSON, proto3 JSON)\n"
+     "  -h, --help           this text\n",
+     ctl__run_overlaps},
+    {"referrals",
+     "[--to AGENCY] [--from AGENCY] [--state S] [--open] [--id REFERRAL_ID] [--limit N] [--json]",
+     "Show referral threads' current state: an agency's queue, or one thread.",
+     "A table, oldest request first: referral id, state, sender, receiver, priority,\n"
+     "requested and last updated, the answer deadline (OVERDUE when the\n"
+     "unanswered-referral rule fired), parent referral, and the thread's event seqs.\n"
+     "      --to AGENCY      referrals addressed to AGENCY (its queue)\n"
+     "      --from AGENCY    referrals sent by AGENCY\n"
+     "      --state S        requested|accepted|rejected|in-progress|on-hold|completed|\n"
+     "                       failed|cancelled\n"
+     "      --open           not yet rejected, completed, failed or cancelled\n"
+     "      --id ID          just the thread ID (an error when the hub does not know it)\n"
+     "  -n, --limit N        at most N (default 1000, at most 10000)\n"
+     "  -j, --json           one ReferralState per line (NDJSON)\n"
+     "  -h, --help           this text\n",
+     ctl__run_referrals},
+    {"program-map", "[--sector S] [--area CODE] [--target-group G] [--json]",
+     "The cross-sector map of every agency's current programs, with overlaps flagged.",
+     "Grouped by sector, then target group; one row per program: its areas, agency,\n"
+     "name [id] and period. A row marked ! shares its target group, an area and at\n"
+     "least one day with another agency's program, named on the line below it: the\n"
+     "place where two agencies plan the same work.\n"
+     "      --sector S       only this sector (the program's own, else its agency's)\n"
+     "      --area CODE      only programs covering this area\n"
+     "      --target-group G\n"
+     "                       only this target group (children-under-5, farmers...)\n"
+     "  -j, --json           one program Event per line (NDJSON)\n"
+     "  -h, --help           this text\n",
+     ctl__run_program_map},
+    {"matches", "[--all] [--limit N] [--json]",
+     "The linkage review list: records that may be the same person as someone known.",
+     "A table: id, score, the two records' normalised names, birth date, village, the\n"
+     "event that raised it and an event of the candidate, and the decision. Decide\n"
+     "with `benangctl match confirm|reject ID`; `benangctl explain SEQ` shows the scoring.\n"
+     "  -a, --all            include decided matches (default: pending only)\n"
+     "  -n, --limit N        at most N (default 1000, at most 10000)\n"
+     "  -j, --json           one PossibleMatch per line (NDJSON)\n"
+     "  -h, --help           this text\n",
+     ctl__run_matches},
+    {"match", "confirm|reject ID [--note TEXT] [--json]",
+     "Decide a possible match: confirm (the same person) or reject (two people).",
+     "Prints the updated decision. Confirmed: the record's key resolves to the\n"
+     "candidate's from now on. Rejected: the pair is never proposed again. Deciding\n"
+     "again the same way changes nothing; the other way is refused (BN_CONFLICT).\n"
+     "      --note TEXT      why, kept with the decision\n"
+     "  -j, --json           the updated PossibleMatch as proto3 JSON\n"
+     "  -h, --help           this text\n",
+     ctl__run_match},
+    {"explain", "SEQ [--json]", "How the subject of event SEQ was linked to a person.",
+     "The method (nik, local_id, probabilistic, possible, new, confirmed), the score and\n"
+     "the thresholds, for probabilistic decisions the block compared within and the\n"
+     "candidates with their scores, and the decision in one sentence.\n"
+     "  -j, --json           the ExplainReply as proto3 JSON\n"
+     "  -h, --help           this text\n",
+     ctl__run_explain},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -618,7 +689,8 @@ static void usage(FILE *f)
             "  -c, --config FILE    hub config to take endpoints from (default %s;\n"
             "                       when that file is missing, the default endpoints)\n"
             "  -e, --endpoint URL   the endpoint of the command's main socket (publish:\n"
-            "                       ingest; tail, status: query)\n"
+            "                       ingest; tail, status, rejected and the coordinator\n"
+            "                       views: query)\n"
             "      --ingest URL     ingest endpoint (default tcp://127.0.0.1:7701)\n"
             "      --feed URL       feed endpoint (default tcp://127.0.0.1:7702)\n"
             "      --query URL      query endpoint (default tcp://127.0.0.1:7703)\n"

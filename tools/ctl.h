@@ -7,11 +7,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "benang/status.h"
 #include "config.h"
 
 enum { EP_INGEST, EP_FEED, EP_QUERY };
-
 
 typedef struct ctl_cmd ctl_cmd_t;
 
@@ -49,9 +50,20 @@ bn_status_t ctl__endpoint(ctl_t *ctl, int ep, bool main_socket, const char **out
 bn_status_t ctl__read_all(const char *path, uint8_t **out, size_t *len, bn_error_t *err);
 /* Parse a decimal u64 option value. */
 bn_status_t ctl__parse_u64(const char *opt, const char *s, uint64_t *out, bn_error_t *err);
+/* An enum value's name without its type prefix, lower case ("completed",
+ * "in_progress"), into buf; the number when d has no such value. Returns buf. */
+const char *ctl__enum_short(const ProtobufCEnumDescriptor *d, int v, char *buf, size_t size);
 
 /* Commands defined in ctl_ops.c. */
 bn_status_t ctl__run_translate(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
 bn_status_t ctl__run_rejected(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
+
+/* The coordinator views, defined in ctl_views.c. */
+bn_status_t ctl__run_overlaps(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
+bn_status_t ctl__run_referrals(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
+bn_status_t ctl__run_program_map(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
+bn_status_t ctl__run_matches(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
+bn_status_t ctl__run_match(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
+bn_status_t ctl__run_explain(ctl_t *ctl, int argc, char **argv, bn_error_t *err);
 
 #endif

@@ -3,7 +3,9 @@
  * Three objects, one per hub endpoint:
  *   bn_publisher_t  ingest: publish payloads, blocking or pipelined (a window
  *                   of requests in flight), with the hub's acks;
- *   bn_query_t      query: fetch by seq range and topic prefix, hub status;
+ *   bn_query_t      query: fetch by seq range and topic prefix, hub status,
+ *                   and the coordinator views (overlaps, referrals, program
+ *                   map, linkage review and explanations);
  *   bn_subscriber_t feed: the live feed with prefix filters, optionally as a
  *                   catch-up subscription that first fetches from a seq and
  *                   then follows the feed with no gap and no repeat (a gap
@@ -128,6 +130,72 @@ bn_status_t bn_query_rejected(bn_query_t *q, const char *agency, uint64_t from_i
 
 /* Hub status; *reply owned by the library until the next call on q. */
 bn_status_t bn_query_status(bn_query_t *q, const Benang__V1__StatusReply **reply, bn_error_t *err);
+
+/* ---- coordinator views (docs/coordinators.md) ------------------------- */
+
+/* Send any QueryRequest and wait for its reply: the generic form of every
+ * call above and below. req is the caller's; its request_id is overwritten
+ * (the object numbers its requests). *reply is the decoded QueryReply, owned
+ * by the library until the next call on q, whenever one came: with BN_OK, and
+ * also when the hub refused (then err->msg and err->where are the reply's
+ * error and error_path, and the return value the reply's status). NULL on a
+ * local failure. Returns BN_OK; BN_USAGE (req NULL or with no query case this
+ * library knows); BN_TIMEOUT, BN_ZMQ; BN_PROTOCOL (the reply does not decode,
+ * or says OK without the result the query asks for); or the hub's refusal:
+ * BN_BAD_REQUEST (a malformed filter, or an unknown seq, id or referral:
+ * err->where names the field, e.g. "explain.seq"), BN_CONFLICT, BN_INTERNAL,
+ * BN_UNAVAILABLE. */
+bn_status_t bn_query_call(bn_query_t *q, Benang__V1__QueryRequest *req,
+                          const Benang__V1__QueryReply **reply, bn_error_t *err);
+
+/* The thin wrappers below build the request, call bn_query_call() and hand
+ * out the result inside the reply (same lifetime: until the next call on q).
+ * String filters may be NULL or "" (no filter); max 0 means the hub's default
+ * (1000), capped by the hub at 10000. They return as bn_query_call(). */
+
+/* Alerts raised by the overlap rules, ascending seq; when more than max
+ * match, the newest max. since: "YYYY-MM-DD", alerts the hub recorded on or
+ * after that UTC day. area, sector, kind: exact matches on the alert event's
+ * area, sector and Alert.kind ("duplicate_service", ...). */
+bn_status_t bn_query_overlaps(bn_query_t *q, const char *since, const char *area,
+                              const char *sector, const char *kind, uint32_t max,
+                              const Benang__V1__OverlapsReply **reply, bn_error_t *err);
+
+/* Referral threads' current states, oldest request first. status
+ * REFERRAL_STATUS_UNSPECIFIED: any; open_only: not rejected, completed, failed
+ * or cancelled. referral_id: just that thread (BN_BAD_REQUEST with where
+ * "referrals.referral_id" when the hub knows no such thread). */
+bn_status_t bn_query_referrals(bn_query_t *q, const char *to_agency, const char *from_agency,
+                               Benang__V1__ReferralStatus status, const char *referral_id,
+                               bool open_only, uint32_t max,
+                               const Benang__V1__ReferralsReply **reply, bn_error_t *err);
+
+/* The current version of every program, ordered by sector, target group,
+ * first area and period start. sector: the program's own sector (else its
+ * agency's); area: any of the program's areas. */
+bn_status_t bn_query_program_map(bn_query_t *q, const char *sector, const char *area,
+                                 const char *target_group,
+                                 const Benang__V1__ProgramMapReply **reply, bn_error_t *err);
+
+/* The linkage review list, ascending id: pending matches only unless
+ * include_decided. */
+bn_status_t bn_query_matches(bn_query_t *q, bool include_decided, uint32_t max,
+                             const Benang__V1__MatchesReply **reply, bn_error_t *err);
+
+/* Decide possible match id: MATCH_DECISION_CONFIRMED (the same person) or
+ * MATCH_DECISION_REJECTED; note may be NULL. *match is the updated record.
+ * Deciding again the same way is a no-op. BN_BAD_REQUEST with where
+ * "match_decision.decision" (another value) or "match_decision.id" (no such
+ * match); BN_CONFLICT when it was decided the other way before. */
+bn_status_t bn_query_match_decide(bn_query_t *q, uint64_t id, Benang__V1__MatchDecision decision,
+                                  const char *note, const Benang__V1__PossibleMatch **match,
+                                  bn_error_t *err);
+
+/* How the subject of event seq was linked: method, score, thresholds, the
+ * candidates compared (probabilistic decisions) and one sentence.
+ * BN_BAD_REQUEST with where "explain.seq" when no event has that seq. */
+bn_status_t bn_query_explain(bn_query_t *q, uint64_t seq, const Benang__V1__ExplainReply **reply,
+                             bn_error_t *err);
 
 /* ---- subscribing ----------------------------------------------------- */
 
