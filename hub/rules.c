@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "benang/v1/event.pb-c.h"
+
 #include "validate.h"
 
 #define MAX_AREAS 16      /* areas of one program indexed */
@@ -263,14 +265,15 @@ static void day_text(int32_t days, char *out, size_t cap)
     snprintf(out, cap, "%04d-%02d-%02d", (int)(y + (m <= 2)), (int)m, (int)d);
 }
 
-static bool visit_candidate(void *ctx, const bn_store_kv_t *kv)
+static int32_t key_start(const uint8_t *key)
 {
-    walk_t *w = ctx;
-    if (kv->key_len != IDX_KEY_LEN || memcmp(kv->key, w->prefix, sizeof w->prefix) != 0)
-        return false;
-    int32_t start = (int32_t)((int64_t)bn_store_get_be32(kv->key + 1 + HASH_LEN) - 2147483648LL);
-    if (start > w->hi || ++w->walked > MAX_WALK)
-        return false;
+    return (int32_t)((int64_t)bn_store_get_be32(key + 1 + HASH_LEN) - 2147483648LL);
+}
+
+/* One index entry with the same match hash and a start day up to w->hi: a
+ * finding when it relates. False to stop looking (found one, or failed). */
+static bool consider(walk_t *w, const bn_store_kv_t *kv, int32_t start)
+{
     uint64_t seq = bn_store_get_be64(kv->key + 1 + HASH_LEN + 4);
     if (kv->val_len < 5 || seq == w->seq)
         return true;
@@ -347,8 +350,187 @@ static bool visit_candidate(void *ctx, const bn_store_kv_t *kv)
     return false;
 }
 
+/* The stored index, in key order: same hash, start days ascending. */
+static bool visit_candidate(void *ctx, const bn_store_kv_t *kv)
+{
+    walk_t *w = ctx;
+    if (kv->key_len != IDX_KEY_LEN || memcmp(kv->key, w->prefix, sizeof w->prefix) != 0)
+        return false;
+    int32_t start = key_start(kv->key);
+    if (start > w->hi || ++w->walked > MAX_WALK)
+        return false;
+    return consider(w, kv, start);
+}
+
+/* ---- the pending part of the index ---------------------------------------------
+ *
+ * Index entries are not put into LMDB one by one: at millions of entries each
+ * random-key insert dirties its own leaf page, so every group commit would
+ * write a 4 KiB page per event. They gather in memory (a hash table on the
+ * match hash) and go to LMDB in one sorted pass every `rule_index_flush`
+ * entries, when many of them share a page. Lookups read both. The log stays
+ * the durable copy: meta "ruleidx_upto" is the last seq whose entries are in
+ * LMDB, and at start the entries of the events after it are derived again
+ * from the stored events (bn_rules_pend_recover). */
+
+#define PEND_BUCKETS (1u << 18)
+#define NONE UINT32_MAX
+static const char UPTO_KEY[] = "ruleidx_upto";
+
+typedef struct {
+    uint8_t key[IDX_KEY_LEN];
+    uint16_t val_len;
+    uint32_t val_off; /* into arena */
+    uint32_t next;    /* the bucket's next entry, or NONE */
+} pent_t;
+
+struct bn_rule_pend {
+    pent_t *e;
+    size_t n, cap;
+    uint8_t *arena;
+    size_t alen, acap;
+    uint32_t *heads;
+    size_t mark_n, mark_alen;
+};
+
+static uint32_t bucket_of(const uint8_t *prefix)
+{
+    return ((uint32_t)prefix[1] | (uint32_t)prefix[2] << 8 | (uint32_t)prefix[3] << 16) &
+           (PEND_BUCKETS - 1);
+}
+
+bn_status_t bn_rules_pend_new(bn_rule_pend_t **out, bn_error_t *err)
+{
+    *out = NULL;
+    bn_rule_pend_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->heads = malloc(PEND_BUCKETS * sizeof *p->heads))) {
+        free(p);
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+    }
+    memset(p->heads, 0xff, PEND_BUCKETS * sizeof *p->heads);
+    *out = p;
+    return BN_OK;
+}
+
+void bn_rules_pend_destroy(bn_rule_pend_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->e);
+    free((*self_p)->arena);
+    free((*self_p)->heads);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+size_t bn_rules_pend_count(const bn_rule_pend_t *p)
+{
+    return p->n;
+}
+
+void bn_rules_pend_mark(bn_rule_pend_t *p)
+{
+    p->mark_n = p->n;
+    p->mark_alen = p->alen;
+}
+
+void bn_rules_pend_rollback(bn_rule_pend_t *p)
+{
+    while (p->n > p->mark_n) { /* newest first: each is its bucket's head */
+        pent_t *x = &p->e[--p->n];
+        p->heads[bucket_of(x->key)] = x->next;
+    }
+    p->alen = p->mark_alen;
+}
+
+void bn_rules_pend_clear(bn_rule_pend_t *p)
+{
+    p->n = p->alen = p->mark_n = p->mark_alen = 0;
+    memset(p->heads, 0xff, PEND_BUCKETS * sizeof *p->heads);
+}
+
+static bn_status_t pend_add(bn_rule_pend_t *p, const uint8_t *key, const uint8_t *val, size_t vl,
+                            bn_error_t *err)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4096;
+        pent_t *g = cap < NONE ? realloc(p->e, cap * sizeof *g) : NULL;
+        if (!g)
+            return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+        p->e = g;
+        p->cap = cap;
+    }
+    if (p->alen + vl > p->acap) {
+        size_t cap = p->acap ? p->acap * 2 : 1 << 16;
+        while (cap < p->alen + vl)
+            cap *= 2;
+        uint8_t *g = cap < NONE ? realloc(p->arena, cap) : NULL;
+        if (!g)
+            return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+        p->arena = g;
+        p->acap = cap;
+    }
+    pent_t *x = &p->e[p->n];
+    memcpy(x->key, key, IDX_KEY_LEN);
+    memcpy(p->arena + p->alen, val, vl);
+    x->val_off = (uint32_t)p->alen;
+    x->val_len = (uint16_t)vl;
+    uint32_t b = bucket_of(key);
+    x->next = p->heads[b];
+    p->heads[b] = (uint32_t)p->n++;
+    p->alen += vl;
+    return BN_OK;
+}
+
+/* The pending entries of w's hash (any order). */
+static void pend_walk(const bn_rule_pend_t *p, walk_t *w)
+{
+    for (uint32_t i = p->heads[bucket_of(w->prefix)]; i != NONE && !w->found && w->st == BN_OK;
+         i = p->e[i].next) {
+        const pent_t *x = &p->e[i];
+        if (memcmp(x->key, w->prefix, sizeof w->prefix) != 0)
+            continue;
+        int32_t start = key_start(x->key);
+        if (start > w->hi || ++w->walked > MAX_WALK)
+            continue;
+        bn_store_kv_t kv = {x->key, IDX_KEY_LEN, p->arena + x->val_off, x->val_len};
+        consider(w, &kv, start);
+    }
+}
+
+static int cmp_pent(const void *a, const void *b)
+{
+    return memcmp((*(const pent_t *const *)a)->key, (*(const pent_t *const *)b)->key,
+                  IDX_KEY_LEN);
+}
+
+bn_status_t bn_rules_pend_flush(bn_rule_pend_t *p, bn_store_txn_t *t, uint64_t upto,
+                                bn_error_t *err)
+{
+    const pent_t **order = malloc((p->n ? p->n : 1) * sizeof *order);
+    if (!order)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+    for (size_t i = 0; i < p->n; i++)
+        order[i] = &p->e[i];
+    qsort(order, p->n, sizeof *order, cmp_pent);
+    bn_status_t st = BN_OK;
+    for (size_t i = 0; i < p->n && st == BN_OK; i++) {
+        const pent_t *x = order[i];
+        st = bn_store_txn_put(t, BN_DB_RULEIDX, x->key, IDX_KEY_LEN, p->arena + x->val_off,
+                              x->val_len, err);
+    }
+    free(order);
+    uint8_t v[8];
+    bn_store_put_be64(v, upto);
+    if (st == BN_OK)
+        st = bn_store_txn_put(t, BN_DB_META, UPTO_KEY, sizeof UPTO_KEY - 1, v, 8, err);
+    return st;
+}
+
+/* Index entries of f under rule r, and (out not NULL) its findings. */
 static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store_txn_t *t,
-                              const facts_t *f, uint64_t seq, bn_findings_t *out, bn_error_t *err)
+                              bn_rule_pend_t *pend, const facts_t *f, uint64_t seq,
+                              bn_findings_t *out, bn_error_t *err)
 {
     size_t n_areas = (r->match_bits & BN_RULE_F_AREA) ? f->n_areas : 1;
     for (size_t a = 0; a < n_areas; a++) {
@@ -374,12 +556,16 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
         memcpy(from, w.prefix, sizeof w.prefix);
         bn_store_put_be32(from + 1 + HASH_LEN,
                           (uint32_t)((int64_t)(r->periods_overlap ? INT32_MIN : w.lo) + 2147483648LL));
-        bn_status_t st = bn_store_txn_scan(t, BN_DB_RULEIDX, from, sizeof from, visit_candidate,
-                                           &w, err);
-        if (st == BN_OK)
-            st = w.st;
-        if (st != BN_OK)
-            return st;
+        bn_status_t st = BN_OK;
+        if (out) {
+            st = bn_store_txn_scan(t, BN_DB_RULEIDX, from, sizeof from, visit_candidate, &w, err);
+            if (st == BN_OK && pend && !w.found)
+                pend_walk(pend, &w);
+            if (st == BN_OK)
+                st = w.st;
+            if (st != BN_OK)
+                return st;
+        }
         /* Index this event. */
         uint8_t key[IDX_KEY_LEN];
         memcpy(key, w.prefix, sizeof w.prefix);
@@ -391,16 +577,17 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
                           f->ev->source_id);
         if (vl < 0 || (size_t)vl >= sizeof val - 4)
             continue; /* ids too long to index: validation keeps them short */
-        if ((st = bn_store_txn_put(t, BN_DB_RULEIDX, key, sizeof key, val, 4 + (size_t)vl, err)) !=
-            BN_OK)
+        st = pend ? pend_add(pend, key, val, 4 + (size_t)vl, err)
+                  : bn_store_txn_put(t, BN_DB_RULEIDX, key, sizeof key, val, 4 + (size_t)vl, err);
+        if (st != BN_OK)
             return st;
     }
     return BN_OK;
 }
 
-bn_status_t bn_rules_check(const bn_config_t *cfg, bn_store_txn_t *t, const Benang__V1__Event *ev,
-                           const char *subject_key, uint64_t seq, bn_findings_t *out,
-                           bn_error_t *err)
+bn_status_t bn_rules_check(const bn_config_t *cfg, bn_store_txn_t *t, bn_rule_pend_t *pend,
+                           const Benang__V1__Event *ev, const char *subject_key, uint64_t seq,
+                           bn_findings_t *out, bn_error_t *err)
 {
     facts_t f;
     bool have = false, gathered = false;
@@ -414,7 +601,7 @@ bn_status_t bn_rules_check(const bn_config_t *cfg, bn_store_txn_t *t, const Bena
         }
         if (!have)
             return BN_OK;
-        bn_status_t st = check_rule(r, 'r', t, &f, seq, out, err);
+        bn_status_t st = check_rule(r, 'r', t, pend, &f, seq, out, err);
         if (st != BN_OK)
             return st;
     }
@@ -429,4 +616,89 @@ bn_status_t bn_rules_mark_alerted(bn_store_txn_t *t, const bn_finding_t *f, uint
     memcpy(ak + 1, f->pair_hash, HASH_LEN);
     bn_store_put_be64(v, alert_seq);
     return bn_store_txn_put(t, BN_DB_ALERTED, ak, sizeof ak, v, 8, err);
+}
+
+/* ---- recovery --------------------------------------------------------------- */
+
+typedef struct {
+    const bn_config_t *cfg;
+    bn_rule_pend_t *pend;
+    bn_status_t st;
+    bn_error_t *err;
+    uint64_t n;
+} recover_t;
+
+static bool visit_recover(void *ctx, uint64_t seq, const char *topic, size_t tl, const uint8_t *ev,
+                          size_t len)
+{
+    (void)topic;
+    (void)tl;
+    recover_t *r = ctx;
+    Benang__V1__Event *e = benang__v1__event__unpack(NULL, len, ev);
+    if (!e) {
+        r->st = bn_error_set(r->err, BN_STORE, 0, "store", "event %llu does not decode",
+                             (unsigned long long)seq);
+        return false;
+    }
+    const char *key = e->subject && e->subject->subject_key ? e->subject->subject_key : "";
+    facts_t f;
+    bool have = false, gathered = false;
+    for (size_t i = 0; i < r->cfg->n_rules && r->st == BN_OK; i++) {
+        const bn_rule_conf_t *rule = &r->cfg->rules[i];
+        if (!rule->enabled || rule->answer_within_hours != BN_RULE_UNSET ||
+            strcmp(rule->type, e->type) != 0)
+            continue;
+        if (!gathered) {
+            have = gather(e, key, &f);
+            gathered = true;
+        }
+        if (!have)
+            break;
+        r->st = check_rule(rule, 'r', NULL, r->pend, &f, seq, NULL, r->err);
+    }
+    r->n++;
+    benang__v1__event__free_unpacked(e, NULL);
+    return r->st == BN_OK;
+}
+
+typedef struct {
+    uint64_t v;
+    bool found;
+} u64_get_t;
+
+static bool visit_u64(void *ctx, const bn_store_kv_t *kv)
+{
+    u64_get_t *g = ctx;
+    if (kv->val_len == 8) {
+        g->v = bn_store_get_be64(kv->val);
+        g->found = true;
+    }
+    return false;
+}
+
+bn_status_t bn_rules_pend_recover(bn_rule_pend_t *p, const bn_config_t *cfg, bn_store_t *s,
+                                  uint64_t *replayed, bn_error_t *err)
+{
+    *replayed = 0;
+    uint64_t head = bn_store_head(s);
+    u64_get_t upto = {0, false};
+    bn_status_t st = bn_store_get(s, BN_DB_META, UPTO_KEY, sizeof UPTO_KEY - 1, visit_u64, &upto,
+                                  err);
+    if (st != BN_OK && st != BN_NOT_FOUND)
+        return st;
+    /* A store from before the pending index has every entry in LMDB already. */
+    uint64_t from = upto.found ? upto.v + 1 : head + 1;
+    recover_t r = {cfg, p, BN_OK, err, 0};
+    while (from <= head && r.st == BN_OK) {
+        uint64_t next = 0, h = 0;
+        st = bn_store_fetch(s, from, head, 10000, 0, NULL, 0, visit_recover, &r, &next, &h, err);
+        if (st != BN_OK)
+            return st;
+        if (next <= from)
+            break;
+        from = next;
+    }
+    *replayed = r.n;
+    bn_rules_pend_mark(p);
+    return r.st;
 }

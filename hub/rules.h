@@ -53,12 +53,35 @@ bn_finding_t *bn_findings_push(bn_findings_t *f);
 void bn_findings_clear(bn_findings_t *f);
 void bn_findings_free(bn_findings_t *f);
 
+/* The index entries not yet in LMDB (see rules.c: they are put in one sorted
+ * pass every so often; the event log is their durable copy). Writer thread. */
+typedef struct bn_rule_pend bn_rule_pend_t;
+
+bn_status_t bn_rules_pend_new(bn_rule_pend_t **out, bn_error_t *err);
+void bn_rules_pend_destroy(bn_rule_pend_t **self_p);
+size_t bn_rules_pend_count(const bn_rule_pend_t *p);
+/* Before a batch attempt: what rollback returns to. */
+void bn_rules_pend_mark(bn_rule_pend_t *p);
+/* A failed attempt: drop the entries added since the mark. */
+void bn_rules_pend_rollback(bn_rule_pend_t *p);
+/* Put every pending entry into LMDB in key order within t, and record that
+ * the entries of every event up to seq upto are there. Call
+ * bn_rules_pend_clear() once t has committed. */
+bn_status_t bn_rules_pend_flush(bn_rule_pend_t *p, bn_store_txn_t *t, uint64_t upto,
+                                bn_error_t *err);
+void bn_rules_pend_clear(bn_rule_pend_t *p);
+/* At start: derive again the entries of the events stored after the last
+ * flush (*replayed of them). Returns BN_OK or a store status. */
+bn_status_t bn_rules_pend_recover(bn_rule_pend_t *p, const bn_config_t *cfg, bn_store_t *s,
+                                  uint64_t *replayed, bn_error_t *err);
+
 /* Check ev, just stored at seq with subject key (may be ""), against every
- * enabled rule of its type in cfg, append findings to out, and index ev.
+ * enabled rule of its type in cfg, append findings to out, and index ev
+ * (into pend; straight into LMDB when pend is NULL).
  * Returns BN_OK, BN_NOMEM or a store status. */
-bn_status_t bn_rules_check(const bn_config_t *cfg, bn_store_txn_t *t, const Benang__V1__Event *ev,
-                           const char *subject_key, uint64_t seq, bn_findings_t *out,
-                           bn_error_t *err);
+bn_status_t bn_rules_check(const bn_config_t *cfg, bn_store_txn_t *t, bn_rule_pend_t *pend,
+                           const Benang__V1__Event *ev, const char *subject_key, uint64_t seq,
+                           bn_findings_t *out, bn_error_t *err);
 
 /* Mark a finding as alerted (by the alert at alert_seq): the same pair never
  * raises this rule again. */

@@ -34,6 +34,7 @@ struct bn_writer {
     bn_linker_options_t link_opt;
     const bn_rule_conf_t *unanswered; /* the unanswered-referral rule, or NULL */
     bn_findings_t findings;           /* of the batch being written */
+    bn_rule_pend_t *pend;             /* rule index entries not yet in LMDB */
     int64_t event_clock;              /* latest occurred_at stored (unix s), never past now */
     pthread_t thread;
     bool started;
@@ -152,7 +153,7 @@ static bn_status_t understand(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
         if (key[0] || link.method)
             append_subject(res, key, &link);
     }
-    st = bn_rules_check(w->cfg, t, ev, key, seq, &w->findings, err);
+    st = bn_rules_check(w->cfg, t, w->pend, ev, key, seq, &w->findings, err);
     if (st == BN_OK && ev->body_case == BENANG__V1__EVENT__BODY_REFERRAL)
         st = bn_referrals_apply(w->unanswered, t, ev, key, seq, err);
     if (st == BN_OK && ev->body_case == BENANG__V1__EVENT__BODY_PROGRAM) {
@@ -448,6 +449,7 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
     w->n_counts = 0;
     bn_findings_clear(&w->findings);
     bn_batch_clear_alerts(b);
+    bn_rules_pend_mark(w->pend);
     for (size_t i = 0; i < b->len && st == BN_OK; i++)
         st = write_request(w, t, b->reqs[i], &head, err);
     if (st == BN_OK)
@@ -458,11 +460,22 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
         bn_store_abort(&t); /* a timer tick that found nothing: no commit, no fsync */
         return BN_OK;
     }
-    if (st != BN_OK) {
+    bool flush = st == BN_OK && bn_rules_pend_count(w->pend) >= w->cfg->rule_index_flush;
+    if (flush)
+        st = bn_rules_pend_flush(w->pend, t, head, err);
+    if (st == BN_OK)
+        st = bn_store_commit(&t, err);
+    else
         bn_store_abort(&t);
+    if (st != BN_OK) {
+        bn_rules_pend_rollback(w->pend); /* the batch is redone or refused whole */
         return st;
     }
-    return bn_store_commit(&t, err);
+    if (flush) {
+        bn_rules_pend_clear(w->pend);
+        bn_log(BN_LOG_DEBUG, "rule_index_flushed", "upto=%llu", (unsigned long long)head);
+    }
+    return BN_OK;
 }
 
 static void write_batch(bn_writer_t *w, bn_batch_t *b)
@@ -563,6 +576,16 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     w->link_opt.lower = cfg->link_lower;
     w->link_opt.max_block = cfg->link_max_block;
     w->unanswered = bn_rules_find(cfg, "referral");
+    uint64_t replayed = 0;
+    bn_status_t pst = bn_rules_pend_new(&w->pend, err);
+    if (pst == BN_OK)
+        pst = bn_rules_pend_recover(w->pend, cfg, store, &replayed, err);
+    if (pst != BN_OK) {
+        bn_writer_join(&w);
+        return pst;
+    }
+    if (replayed)
+        bn_log(BN_LOG_INFO, "rule_index_recovered", "events=%llu", (unsigned long long)replayed);
     w->pipe = zmq_socket(zctx, ZMQ_PAIR);
     if (!w->pipe || zmq_connect(w->pipe, pipe_endpoint) != 0) {
         bn_error_set(err, BN_ZMQ, zmq_errno(), pipe_endpoint, "writer pipe: %s",
@@ -591,6 +614,7 @@ void bn_writer_join(bn_writer_t **self_p)
         zmq_setsockopt(w->pipe, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(w->pipe);
     }
+    bn_rules_pend_destroy(&w->pend);
     free(w);
     *self_p = NULL;
 }
