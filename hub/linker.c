@@ -318,8 +318,10 @@ bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym
         return BN_OK; /* nothing to link on */
 
     /* Its own key first: deterministic, so a replay gives the same one. */
-    char text[BN_LINK_BLOCK_MAX + BN_LINK_NAME_MAX + 2];
-    snprintf(text, sizeof text, "%s|%s", block, name);
+    /* Sex is part of it: two people of one block and one name but different
+     * sex never share a key without the scorer's say. */
+    char text[BN_LINK_BLOCK_MAX + BN_LINK_NAME_MAX + 8];
+    snprintf(text, sizeof text, "%s|%s|%d", block, name, (int)sex);
     bn_pseudonym_text(pseudo, "person", text, key);
     bn_link_person_t me = {name, sex};
     scan_t s = {.t = t, .me = &me, .my_key = key, .max = opt->max_block, .err = err};
