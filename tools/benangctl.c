@@ -263,8 +263,16 @@ typedef struct {
     const char *topics[MAX_TOPICS];
     size_t n_topics;
     bool follow, json;
+    const char *addressed_to; /* only referral events whose to_agency is this */
     uint64_t printed;
 } tail_t;
+
+/* --addressed-to: a receiving agency's referral queue as a feed. */
+static bool wanted(const tail_t *t, const Benang__V1__Event *ev)
+{
+    return !t->addressed_to || (ev->body_case == BENANG__V1__EVENT__BODY_REFERRAL &&
+                                strcmp(ev->referral->to_agency, t->addressed_to) == 0);
+}
 
 /* An enum value's name without its type prefix, lower case (ctl.h). */
 const char *ctl__enum_short(const ProtobufCEnumDescriptor *d, int v, char *buf, size_t size)
@@ -370,9 +378,13 @@ static bn_status_t tail_fetch(ctl_t *ctl, tail_t *t, bn_error_t *err)
             break;
         if (!to)
             to = r->head_seq; /* do not chase a growing log: stop at today's head */
-        for (size_t i = 0; st == BN_OK && i < r->n_events && r->events[i]->seq <= to;
-             i++, t->printed++)
-            st = print_event(t, r->events[i], err);
+        for (size_t i = 0; st == BN_OK && i < r->n_events && r->events[i]->seq <= to &&
+                           (!t->limit || t->printed < t->limit);
+             i++)
+            if (wanted(t, r->events[i])) {
+                st = print_event(t, r->events[i], err);
+                t->printed++;
+            }
         if (r->next_seq <= cursor || r->next_seq > to || to == 0)
             break;
         cursor = r->next_seq;
@@ -397,8 +409,10 @@ static bn_status_t tail_follow(ctl_t *ctl, tail_t *t, bn_error_t *err)
         st = bn_subscriber_next(s, -1, &ev, NULL, err);
         if (st != BN_OK || (t->to && ev->seq > t->to))
             break;
-        st = print_event(t, ev, err);
-        t->printed++;
+        if (wanted(t, ev)) {
+            st = print_event(t, ev, err);
+            t->printed++;
+        }
         if (t->to && ev->seq == t->to)
             break;
     }
@@ -412,6 +426,7 @@ static bn_status_t run_tail(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
         {"from", required_argument, NULL, 'F'},  {"to", required_argument, NULL, 'T'},
         {"topic", required_argument, NULL, 'p'}, {"follow", no_argument, NULL, 'f'},
         {"json", no_argument, NULL, 'j'},        {"limit", required_argument, NULL, 'n'},
+        {"addressed-to", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     tail_t t = {0};
     bn_status_t st = BN_OK;
@@ -433,6 +448,11 @@ static bn_status_t run_tail(ctl_t *ctl, int argc, char **argv, bn_error_t *err)
             break;
         case 'j':
             t.json = true;
+            break;
+        case 'A':
+            t.addressed_to = optarg;
+            if (t.n_topics < MAX_TOPICS) /* only referral events can match */
+                t.topics[t.n_topics++] = "referral.";
             break;
         case 'p':
             if (t.n_topics == MAX_TOPICS)
@@ -562,7 +582,9 @@ static const ctl_cmd_t commands[] = {
      "  -A, --adapter NAME   the adapter to read the payload with (default: the agency's)\n"
      "  -h, --help           this text\n",
      run_publish},
-    {"tail", "[--from SEQ] [--to SEQ] [--topic PREFIX]... [--follow] [--json] [--limit N]",
+    {"tail",
+     "[--from SEQ] [--to SEQ] [--topic PREFIX]... [--addressed-to AGENCY] [--follow] [--json] "
+     "[--limit N]",
      "Print events of the log from the query endpoint, page by page.",
      "One line per event: seq, occurred_at, topic, source id and the coded body;\n"
      "subjects appear only as their pseudonymous key.\n"
@@ -574,6 +596,8 @@ static const ctl_cmd_t commands[] = {
      "                       no gap, no repeat) until --to, --limit or Ctrl-C\n"
      "  -j, --json           one proto3 JSON object per line (NDJSON)\n"
      "  -n, --limit N        stop after N events\n"
+     "      --addressed-to AGENCY  only referral events addressed to AGENCY: the\n"
+     "                       receiving agency's queue, e.g. with --follow\n"
      "  -h, --help           this text\n",
      run_tail},
     {"translate", "--agency ID [--adapter NAME] FILE",

@@ -238,6 +238,8 @@ static void test_programs(void)
     }
 }
 
+static const char *g_config; /* the hub's config, for benangctl */
+
 static void test_referrals(void)
 {
     char why[512];
@@ -318,6 +320,15 @@ static void test_referrals(void)
     CHECK(send("dinsos-d",
                ref("R-4b", "R-4", "puskesmas-a", "dinsos-d", "ACCEPTED", "2026-11-18T10:00:00+07:00", ""),
                NULL, why, sizeof why) == BN_OK);
+    /* The school's queue as a feed: only referral events addressed to it. */
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s tail --config %s --addressed-to sekolah-c --json", BN_CTL_BIN,
+             g_config);
+    CHECK(bn_test_run(cmd, &out) == 0);
+    CHECK_MSG(out && strstr(out, "\"R-2a\"") && strstr(out, "\"R-2b\"") && !strstr(out, "R-1a") &&
+                  !strstr(out, "\"immunisation\""),
+              "got %s", out ? out : "");
+    free(out);
 }
 
 int main(void)
@@ -330,6 +341,7 @@ int main(void)
         return 1;
     }
     bn_error_t err;
+    g_config = h.config;
     CHECK(bn_publisher_new(&pub, h.ingest, &opts, &err) == BN_OK);
     CHECK(bn_query_new(&qry, h.query, &opts, &err) == BN_OK);
     test_duplicates();
