@@ -128,7 +128,7 @@ static const row_t hub_rows[] = {
     {"key_file", T_STRING, CFG(key_file), 0, NULL, 0, 1, 4000, NULL, NULL, false},
     {"store_nik", T_BOOL, CFG(store_nik), 0, NULL, false, 0, 1, NULL, NULL, false},
     {"rejected_max", T_U64, CFG(rejected_max), 0, NULL, 10000, 0, 1000000, NULL, NULL, false},
-    {"rule_index_flush", T_U32, CFG(rule_index_flush), 0, NULL, 500000, 1, 10000000, NULL, NULL,
+    {"rule_index_flush", T_U32, CFG(rule_index_flush), 0, NULL, 1000000, 1, 10000000, NULL, NULL,
      false},
 };
 

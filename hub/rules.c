@@ -265,6 +265,23 @@ static void day_text(int32_t days, char *out, size_t cap)
     snprintf(out, cap, "%04d-%02d-%02d", (int)(y + (m <= 2)), (int)m, (int)d);
 }
 
+/* The agency and source_id of the stored event at seq. */
+static bool event_origin(bn_store_txn_t *t, uint64_t seq, char *agency, size_t acap,
+                         char *source, size_t scap)
+{
+    const uint8_t *bytes;
+    size_t len;
+    if (bn_store_txn_event(t, seq, &bytes, &len, NULL) != BN_OK)
+        return false;
+    Benang__V1__Event *e = benang__v1__event__unpack(NULL, len, bytes);
+    if (!e)
+        return false;
+    snprintf(agency, acap, "%s", e->agency);
+    snprintf(source, scap, "%s", e->source_id);
+    benang__v1__event__free_unpacked(e, NULL);
+    return true;
+}
+
 static int32_t key_start(const uint8_t *key)
 {
     return (int32_t)((int64_t)bn_store_get_be32(key + 1 + HASH_LEN) - 2147483648LL);
@@ -275,19 +292,26 @@ static int32_t key_start(const uint8_t *key)
 static bool consider(walk_t *w, const bn_store_kv_t *kv, int32_t start)
 {
     uint64_t seq = bn_store_get_be64(kv->key + 1 + HASH_LEN + 4);
-    if (kv->val_len < 5 || seq == w->seq)
+    if (kv->val_len < 4 || seq == w->seq)
         return true;
     int32_t end = (int32_t)((int64_t)bn_store_get_be32(kv->val) - 2147483648LL);
     const facts_t *f = w->f;
     const bn_rule_conf_t *r = w->rule;
     if (r->periods_overlap ? (end < f->start) : (start < w->lo))
         return true;
-    const char *agency = (const char *)kv->val + 4;
-    size_t al = strnlen(agency, kv->val_len - 4);
-    if (4 + al + 1 > kv->val_len)
+    /* Who recorded it: kept with a pending entry; for one in LMDB (its value
+     * is the end day alone, to keep the index small) read from the event. */
+    char agency[64], source[BN_FINDING_MAX_SOURCE];
+    if (kv->val_len > 4) {
+        const char *a = (const char *)kv->val + 4;
+        size_t al = strnlen(a, kv->val_len - 4);
+        if (4 + al + 1 > kv->val_len)
+            return true;
+        snprintf(agency, sizeof agency, "%.*s", (int)al, a);
+        snprintf(source, sizeof source, "%.*s", (int)(kv->val_len - 4 - al - 1), a + al + 1);
+    } else if (!event_origin(w->t, seq, agency, sizeof agency, source, sizeof source)) {
         return true;
-    char source[BN_FINDING_MAX_SOURCE];
-    snprintf(source, sizeof source, "%.*s", (int)(kv->val_len - 4 - al - 1), agency + al + 1);
+    }
     const Benang__V1__Event *ev = f->ev;
     if (strcmp(agency, ev->agency) == 0 && strcmp(source, ev->source_id) == 0)
         return true; /* an earlier version of this very record */
@@ -516,8 +540,8 @@ bn_status_t bn_rules_pend_flush(bn_rule_pend_t *p, bn_store_txn_t *t, uint64_t u
     bn_status_t st = BN_OK;
     for (size_t i = 0; i < p->n && st == BN_OK; i++) {
         const pent_t *x = order[i];
-        st = bn_store_txn_put(t, BN_DB_RULEIDX, x->key, IDX_KEY_LEN, p->arena + x->val_off,
-                              x->val_len, err);
+        st = bn_store_txn_put(t, BN_DB_RULEIDX, x->key, IDX_KEY_LEN, p->arena + x->val_off, 4,
+                              err); /* the end day; the rest is in the event */
     }
     free(order);
     uint8_t v[8];
@@ -578,7 +602,7 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
         if (vl < 0 || (size_t)vl >= sizeof val - 4)
             continue; /* ids too long to index: validation keeps them short */
         st = pend ? pend_add(pend, key, val, 4 + (size_t)vl, err)
-                  : bn_store_txn_put(t, BN_DB_RULEIDX, key, sizeof key, val, 4 + (size_t)vl, err);
+                  : bn_store_txn_put(t, BN_DB_RULEIDX, key, sizeof key, val, 4, err);
         if (st != BN_OK)
             return st;
     }

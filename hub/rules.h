@@ -3,7 +3,9 @@
  * Each rule of hub.yaml (config.h: bn_rule_conf_t) indexes the events of its
  * type under a hash of the fields it matches on, with the event's day or
  * period, in the ruleidx database:
- *     [u8 rule][16-byte match hash][u32 BE start day][u64 BE seq] -> [u32 BE end day][agency\0source_id]
+ *     ['r'][16-byte match hash of rule id + values][u32 BE start day][u64 BE seq] -> [u32 BE end day]
+ * (entries still in memory also carry agency\0source_id; for one in LMDB they
+ * are read from the event on a hit)
  * A new event looks up its own hash, seeks to the first start day that can
  * relate to it and walks forward while start days can still relate: one
  * B-tree seek plus the few events of the same person/course/area, so

@@ -122,8 +122,7 @@ bn_status_t bn_store_stats(bn_store_t *s, bn_store_count_fn visit, void *ctx, ui
  *              "pm:" key "|" key -> u64 BE match id (a pair already on the review list)
  *   matches    u64 BE id -> packed benang.v1.PossibleMatch
  *   explain    u64 BE seq -> packed benang.v1.ExplainReply (probabilistic decisions)
- *   ruleidx    [u8 rule][16-byte match hash][u32 BE start day][u64 BE seq]
- *              -> [u32 BE end day]["agency\0source_id"]
+ *   ruleidx    ['r'][16-byte match hash][u32 BE start day][u64 BE seq] -> [u32 BE end day]
  *   alerted    [u8 rule][16-byte pair hash] -> u64 BE alert seq (no alert twice)
  *   findings   u64 BE alert seq -> "" (the alerts, for the overlaps view)
  *   referrals  referral_id -> packed benang.v1.ReferralState
