@@ -641,6 +641,27 @@ bn_status_t bn_store_txn_put(bn_store_txn_t *t, bn_store_db_t db, const void *ke
     if (db == BN_DB_PEOPLE && vlen > 511)
         vlen = 511; /* a dupsort value is a key to LMDB */
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    if (db == BN_DB_PEOPLE) {
+        /* Mostly the person is known: a read-only lookup first, as a put
+         * positions a write cursor (copying pages) before it finds the value. */
+        MDB_cursor *cur = NULL;
+        int rc0 = mdb_cursor_open(t->txn, t->store->dbs[db], &cur);
+        if (rc0)
+            return mdb_fail(err, rc0, DB_NAMES[db]);
+        MDB_val k0 = k, v0 = v;
+        rc0 = mdb_cursor_get(cur, &k0, &v0, MDB_GET_BOTH);
+        mdb_cursor_close(cur);
+        if (rc0 == 0)
+            return BN_OK;
+        if (rc0 != MDB_NOTFOUND)
+            return mdb_fail(err, rc0, DB_NAMES[db]);
+    }
+    if (db == BN_DB_LOCALIDS) { /* the same again: leave the page clean */
+        MDB_val old;
+        int rc0 = mdb_get(t->txn, t->store->dbs[db], &k, &old);
+        if (rc0 == 0 && old.mv_size == vlen && memcmp(old.mv_data, val, vlen) == 0)
+            return BN_OK;
+    }
     int rc = mdb_put(t->txn, t->store->dbs[db], &k, &v, db == BN_DB_PEOPLE ? MDB_NODUPDATA : 0);
     if (rc == MDB_KEYEXIST)
         return BN_OK;
