@@ -271,30 +271,39 @@ static bn_status_t explain(bn_store_txn_t *t, uint64_t seq, const char *key, con
     return put_packed(t, BN_DB_EXPLAIN, seq, &x.base, err);
 }
 
-bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
-                              bn_store_txn_t *t, const char *agency, uint64_t seq,
-                              const char *recorded_at, const Benang__V1__Subject *subject,
-                              char key[BN_SUBJECT_KEY_HEX], Benang__V1__Linkage *link,
-                              char linked_key[BN_SUBJECT_KEY_HEX], bn_error_t *err)
+/* FNV-1a over what a NIK subject brings, to know it was recorded lately. */
+static uint64_t fnv(uint64_t h, const char *s)
 {
-    key[0] = '\0';
-    linked_key[0] = '\0';
-    benang__v1__linkage__init(link);
-    if (!subject)
-        return BN_OK;
+    for (; s && *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return (h ^ 0x1f) * 1099511628211ULL;
+}
+
+static uint64_t seen_hash(const Benang__V1__Subject *s, const char *agency)
+{
+    uint64_t h = 14695981039346656037ULL;
+    h = fnv(h, s->subject_key);
+    h = fnv(h, s->name);
+    h = fnv(h, s->birth_date);
+    h = fnv(h, s->village);
+    h = fnv(h, s->local_id);
+    h = fnv(h, agency);
+    h = (h ^ (uint64_t)s->sex) * 1099511628211ULL;
+    return h | 1; /* 0 marks an empty slot */
+}
+
+/* A subject without a NIK: its agency's record number, else the linker. */
+static bn_status_t resolve_other(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
+                                 bn_store_txn_t *t, const char *agency, uint64_t seq,
+                                 const char *recorded_at, const Benang__V1__Subject *subject,
+                                 char key[BN_SUBJECT_KEY_HEX], Benang__V1__Linkage *link,
+                                 char linked_key[BN_SUBJECT_KEY_HEX], bn_error_t *err)
+{
     char block[BN_LINK_BLOCK_MAX], name[BN_LINK_NAME_MAX];
     size_t bl = bn_link_block(subject->birth_date, subject->village, block, sizeof block);
     bn_link_name_normalise(subject->name ? subject->name : "", name, sizeof name);
     bn_link_sex_t sex = link_sex(subject->sex);
     const char *local_id = subject->local_id;
-
-    if (subject->subject_key && strlen(subject->subject_key) == KEY_LEN) {
-        memcpy(key, subject->subject_key, BN_SUBJECT_KEY_HEX);
-        link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_NIK;
-        /* No first-seq record for NIK keys: one random-key insert less per
-         * event on the hot path (a reviewer sees a NIK candidate's name). */
-        return remember(t, block, bl, key, sex, name, agency, local_id, 0, err);
-    }
     if (local_id && *local_id) {
         char k[400];
         int kl = snprintf(k, sizeof k, "%s%c%s", agency, '\0', local_id);
@@ -352,6 +361,38 @@ bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym
     if ((st = explain(t, seq, key, block, name, &s, opt, link, err)) != BN_OK)
         return st;
     return remember(t, block, bl, key, sex, name, agency, local_id, seq, err);
+}
+
+bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
+                              bn_store_txn_t *t, const char *agency, uint64_t seq,
+                              const char *recorded_at, const Benang__V1__Subject *subject,
+                              char key[BN_SUBJECT_KEY_HEX], Benang__V1__Linkage *link,
+                              char linked_key[BN_SUBJECT_KEY_HEX], bn_error_t *err)
+{
+    key[0] = '\0';
+    linked_key[0] = '\0';
+    benang__v1__linkage__init(link);
+    if (!subject)
+        return BN_OK;
+    if (!subject->subject_key || strlen(subject->subject_key) != KEY_LEN)
+        return resolve_other(opt, pseudo, t, agency, seq, recorded_at, subject, key, link,
+                             linked_key, err);
+    memcpy(key, subject->subject_key, BN_SUBJECT_KEY_HEX);
+    link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_NIK;
+    uint64_t h = seen_hash(subject, agency);
+    uint64_t *slot = opt->seen ? &opt->seen->slot[h & (BN_LINKER_SEEN_SLOTS - 1)] : NULL;
+    if (slot && *slot == h)
+        return BN_OK; /* recorded exactly so lately: already in the indexes */
+    char block[BN_LINK_BLOCK_MAX], name[BN_LINK_NAME_MAX];
+    size_t bl = bn_link_block(subject->birth_date, subject->village, block, sizeof block);
+    bn_link_name_normalise(subject->name ? subject->name : "", name, sizeof name);
+    /* No first-seq record for NIK keys: one random-key insert less per event
+     * (a reviewer sees a NIK candidate's name instead). */
+    bn_status_t st = remember(t, block, bl, key, link_sex(subject->sex), name, agency,
+                              subject->local_id, 0, err);
+    if (st == BN_OK && slot)
+        *slot = h;
+    return st;
 }
 
 /* ---- decisions ---------------------------------------------------------------- */

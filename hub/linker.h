@@ -20,9 +20,20 @@
 #include "pseudonym.h"
 #include "store.h"
 
+/* Subjects with a NIK recorded lately, exactly as they came (key, name, birth
+ * date, village, sex): seeing one again needs no normalising and no index
+ * write. A direct-mapped table of 64-bit hashes; the writer owns it and
+ * empties it when a batch is not committed (what it remembers must be in
+ * the store). */
+#define BN_LINKER_SEEN_SLOTS (1u << 20)
+typedef struct {
+    uint64_t slot[BN_LINKER_SEEN_SLOTS];
+} bn_linker_seen_t;
+
 typedef struct {
     double upper, lower;   /* thresholds, lower <= upper */
     uint32_t max_block;    /* most candidates compared per block */
+    bn_linker_seen_t *seen; /* may be NULL */
 } bn_linker_options_t;
 
 /* Resolve ev->subject within txn t for the event about to be stored at seq:

@@ -126,6 +126,19 @@ static bool gather(const Benang__V1__Event *ev, const char *subject_key, facts_t
     }
 }
 
+/* Append s and a unit separator to out[0..*n) (kept NUL-terminated). */
+static bool put_part(char *out, size_t cap, size_t *n, const char *s)
+{
+    size_t l = strlen(s);
+    if (*n + l + 2 > cap)
+        return false;
+    memcpy(out + *n, s, l);
+    out[*n + l] = '\x1f';
+    *n += l + 1;
+    out[*n] = '\0';
+    return true;
+}
+
 /* The rule's id and its match values of the event, joined; false when one is
  * missing. The id is hashed in, so reordering rules in hub.yaml keeps their
  * index entries; the leading key byte is a constant namespace. */
@@ -133,20 +146,15 @@ static bool match_text(const bn_rule_conf_t *r, const facts_t *f, const char *ar
                        size_t cap)
 {
     const Benang__V1__Event *ev = f->ev;
-    int n0 = snprintf(out, cap, "%s\x1f", r->id);
-    if (n0 < 0 || (size_t)n0 >= cap)
+    size_t n = 0;
+    if (!put_part(out, cap, &n, r->id))
         return false;
-    size_t n = (size_t)n0;
 #define ADD(cond, val)                                                                     \
     do {                                                                                   \
         if (r->match_bits & (cond)) {                                                      \
             const char *v_ = (val);                                                        \
-            if (!v_ || !*v_)                                                               \
+            if (!v_ || !*v_ || !put_part(out, cap, &n, v_))                                \
                 return false;                                                              \
-            int w_ = snprintf(out + n, cap - n, "%s\x1f", v_);                            \
-            if (w_ < 0 || (size_t)w_ >= cap - n)                                           \
-                return false;                                                              \
-            n += (size_t)w_;                                                               \
         }                                                                                  \
     } while (0)
     ADD(BN_RULE_F_SUBJECT, f->subject_key);
@@ -154,9 +162,14 @@ static bool match_text(const bn_rule_conf_t *r, const facts_t *f, const char *ar
         const Benang__V1__Coding *c = ev->immunisation->vaccine;
         ADD(BN_RULE_F_VACCINE, c ? c->system : NULL);
         ADD(BN_RULE_F_VACCINE, c ? c->code : NULL);
-        char dose[16];
-        snprintf(dose, sizeof dose, "%u", ev->immunisation->dose_number);
-        ADD(BN_RULE_F_DOSE, dose);
+        char dose[16], *d = dose + sizeof dose - 1;
+        *d = '\0';
+        uint32_t v = ev->immunisation->dose_number;
+        do {
+            *--d = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        ADD(BN_RULE_F_DOSE, d);
     }
     if (ev->body_case == BENANG__V1__EVENT__BODY_TRAINING) {
         const Benang__V1__Training *tr = ev->training;
@@ -597,11 +610,13 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
         bn_store_put_be64(key + 1 + HASH_LEN + 4, seq);
         uint8_t val[4 + 64 + 1 + BN_FINDING_MAX_SOURCE];
         bn_store_put_be32(val, (uint32_t)((int64_t)f->end + 2147483648LL));
-        int vl = snprintf((char *)val + 4, sizeof val - 4, "%s%c%s", f->ev->agency, '\0',
-                          f->ev->source_id);
-        if (vl < 0 || (size_t)vl >= sizeof val - 4)
+        size_t al = strlen(f->ev->agency), sl = strlen(f->ev->source_id);
+        if (4 + al + 1 + sl > sizeof val)
             continue; /* ids too long to index: validation keeps them short */
-        st = pend ? pend_add(pend, key, val, 4 + (size_t)vl, err)
+        memcpy(val + 4, f->ev->agency, al + 1);
+        memcpy(val + 4 + al + 1, f->ev->source_id, sl);
+        size_t vl = al + 1 + sl;
+        st = pend ? pend_add(pend, key, val, 4 + vl, err)
                   : bn_store_txn_put(t, BN_DB_RULEIDX, key, sizeof key, val, 4, err);
         if (st != BN_OK)
             return st;

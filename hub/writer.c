@@ -469,6 +469,8 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
         bn_store_abort(&t);
     if (st != BN_OK) {
         bn_rules_pend_rollback(w->pend); /* the batch is redone or refused whole */
+        if (w->link_opt.seen) /* it may name people the store does not hold */
+            memset(w->link_opt.seen, 0, sizeof *w->link_opt.seen);
         return st;
     }
     if (flush) {
@@ -575,6 +577,7 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     w->link_opt.upper = cfg->link_upper;
     w->link_opt.lower = cfg->link_lower;
     w->link_opt.max_block = cfg->link_max_block;
+    w->link_opt.seen = calloc(1, sizeof *w->link_opt.seen); /* NULL: no shortcut, still right */
     w->unanswered = bn_rules_find(cfg, "referral");
     uint64_t replayed = 0;
     bn_status_t pst = bn_rules_pend_new(&w->pend, err);
@@ -615,6 +618,7 @@ void bn_writer_join(bn_writer_t **self_p)
         zmq_close(w->pipe);
     }
     bn_rules_pend_destroy(&w->pend);
+    free(w->link_opt.seen);
     free(w);
     *self_p = NULL;
 }
