@@ -123,9 +123,10 @@ static bool follow_links(bn_store_txn_t *t, char key[BN_SUBJECT_KEY_HEX])
 
 /* Remember the person: in the block, under the agency's record number, and
  * (seq not 0) the first seq of the key. */
-static bn_status_t remember(bn_store_txn_t *t, const char *block, size_t bl, const char *key,
-                            bn_link_sex_t sex, const char *name, const char *agency,
-                            const char *local_id, uint64_t seq, bn_error_t *err)
+static bn_status_t remember(const bn_linker_options_t *opt, bn_store_txn_t *t,
+                            const char *block, size_t bl, const char *key, bn_link_sex_t sex,
+                            const char *name, const char *agency, const char *local_id,
+                            uint64_t seq, bn_error_t *err)
 {
     bn_status_t st = BN_OK;
     if (bl && *name) {
@@ -134,7 +135,12 @@ static bn_status_t remember(bn_store_txn_t *t, const char *block, size_t bl, con
         memcpy(val, key, KEY_LEN);
         val[KEY_LEN] = (uint8_t)sex;
         memcpy(val + KEY_LEN + 1, name, nl);
-        st = bn_store_txn_put(t, BN_DB_PEOPLE, block, bl, val, KEY_LEN + 1 + nl, err);
+        size_t vl = KEY_LEN + 1 + nl;
+        if (!opt->pend)
+            st = bn_store_txn_put(t, BN_DB_PEOPLE, block, bl, val, vl, err);
+        else if (!bn_pend_people_has(opt->pend, block, bl, val, vl) &&
+                 !bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl))
+            st = bn_pend_people_add(opt->pend, block, bl, val, vl, err);
     }
     if (st == BN_OK && local_id && *local_id) {
         char k[400];
@@ -318,7 +324,7 @@ static bn_status_t resolve_other(const bn_linker_options_t *opt, const bn_pseudo
             link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_LOCAL_ID;
             if (follow_links(t, key))
                 link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_CONFIRMED;
-            return remember(t, block, bl, key, sex, name, agency, local_id, seq, err);
+            return remember(opt, t, block, bl, key, sex, name, agency, local_id, seq, err);
         }
         if (st != BN_OK && st != BN_NOT_FOUND)
             return st;
@@ -337,6 +343,8 @@ static bn_status_t resolve_other(const bn_linker_options_t *opt, const bn_pseudo
     bn_status_t st = bn_store_txn_scan_dup(t, BN_DB_PEOPLE, block, bl, visit_person, &s, err);
     if (st != BN_OK)
         return st;
+    if (opt->pend)
+        bn_pend_people_each(opt->pend, block, bl, visit_person, &s);
     const cand_t *best = s.n_top ? &s.top[0] : NULL;
     bn_link_verdict_t v = best ? bn_link_verdict(best->score.score, opt->upper, opt->lower)
                                : BN_LINK_NO_MATCH;
@@ -360,7 +368,7 @@ static bn_status_t resolve_other(const bn_linker_options_t *opt, const bn_pseudo
         link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_CONFIRMED;
     if ((st = explain(t, seq, key, block, name, &s, opt, link, err)) != BN_OK)
         return st;
-    return remember(t, block, bl, key, sex, name, agency, local_id, seq, err);
+    return remember(opt, t, block, bl, key, sex, name, agency, local_id, seq, err);
 }
 
 bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
@@ -388,7 +396,7 @@ bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym
     bn_link_name_normalise(subject->name ? subject->name : "", name, sizeof name);
     /* No first-seq record for NIK keys: one random-key insert less per event
      * (a reviewer sees a NIK candidate's name instead). */
-    bn_status_t st = remember(t, block, bl, key, link_sex(subject->sex), name, agency,
+    bn_status_t st = remember(opt, t, block, bl, key, link_sex(subject->sex), name, agency,
                               subject->local_id, 0, err);
     if (st == BN_OK && slot)
         *slot = h;

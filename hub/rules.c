@@ -8,6 +8,7 @@
 
 #include "benang/v1/event.pb-c.h"
 
+#include "linkage.h"
 #include "validate.h"
 
 #define MAX_AREAS 16      /* areas of one program indexed */
@@ -421,14 +422,45 @@ typedef struct {
     uint32_t next;    /* the bucket's next entry, or NONE */
 } pent_t;
 
+/* A pending person: block -> [key][sex][name] (the people database). */
+typedef struct {
+    uint32_t key_off, val_off; /* into arena */
+    uint16_t key_len, val_len;
+    uint32_t next;    /* the next entry of the block's bucket */
+    uint32_t next_kv; /* the next entry of the (block, value) bucket */
+} ppent_t;
+
+#define PEOPLE_BUCKETS (1u << 16)
+#define PEOPLE_KV_BUCKETS (1u << 18)
+
 struct bn_rule_pend {
     pent_t *e;
     size_t n, cap;
+    ppent_t *pe;
+    size_t pn, pcap;
     uint8_t *arena;
     size_t alen, acap;
-    uint32_t *heads;
-    size_t mark_n, mark_alen;
+    uint32_t *heads, *pheads, *kvheads;
+    size_t mark_n, mark_pn, mark_alen;
 };
+
+static uint32_t fnv32(uint32_t h, const uint8_t *k, size_t kl)
+{
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ k[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t people_bucket(const uint8_t *k, size_t kl)
+{
+    return fnv32(2166136261u, k, kl) & (PEOPLE_BUCKETS - 1);
+}
+
+/* Existence checks hash the value too: one block can hold very many people. */
+static uint32_t people_kv_bucket(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    return fnv32(fnv32(2166136261u, k, kl) ^ 0x9e3779b9u, v, vl) & (PEOPLE_KV_BUCKETS - 1);
+}
 
 static uint32_t bucket_of(const uint8_t *prefix)
 {
@@ -440,11 +472,19 @@ bn_status_t bn_rules_pend_new(bn_rule_pend_t **out, bn_error_t *err)
 {
     *out = NULL;
     bn_rule_pend_t *p = calloc(1, sizeof *p);
-    if (!p || !(p->heads = malloc(PEND_BUCKETS * sizeof *p->heads))) {
+    if (!p || !(p->heads = malloc(PEND_BUCKETS * sizeof *p->heads)) ||
+        !(p->pheads = malloc(PEOPLE_BUCKETS * sizeof *p->pheads)) ||
+        !(p->kvheads = malloc(PEOPLE_KV_BUCKETS * sizeof *p->kvheads))) {
+        if (p) {
+            free(p->heads);
+            free(p->pheads);
+        }
         free(p);
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
     }
     memset(p->heads, 0xff, PEND_BUCKETS * sizeof *p->heads);
+    memset(p->pheads, 0xff, PEOPLE_BUCKETS * sizeof *p->pheads);
+    memset(p->kvheads, 0xff, PEOPLE_KV_BUCKETS * sizeof *p->kvheads);
     *out = p;
     return BN_OK;
 }
@@ -454,20 +494,24 @@ void bn_rules_pend_destroy(bn_rule_pend_t **self_p)
     if (!self_p || !*self_p)
         return;
     free((*self_p)->e);
+    free((*self_p)->pe);
     free((*self_p)->arena);
     free((*self_p)->heads);
+    free((*self_p)->pheads);
+    free((*self_p)->kvheads);
     free(*self_p);
     *self_p = NULL;
 }
 
 size_t bn_rules_pend_count(const bn_rule_pend_t *p)
 {
-    return p->n;
+    return p->n + p->pn;
 }
 
 void bn_rules_pend_mark(bn_rule_pend_t *p)
 {
     p->mark_n = p->n;
+    p->mark_pn = p->pn;
     p->mark_alen = p->alen;
 }
 
@@ -477,13 +521,98 @@ void bn_rules_pend_rollback(bn_rule_pend_t *p)
         pent_t *x = &p->e[--p->n];
         p->heads[bucket_of(x->key)] = x->next;
     }
+    while (p->pn > p->mark_pn) {
+        ppent_t *x = &p->pe[--p->pn];
+        const uint8_t *k = p->arena + x->key_off, *v = p->arena + x->val_off;
+        p->pheads[people_bucket(k, x->key_len)] = x->next;
+        p->kvheads[people_kv_bucket(k, x->key_len, v, x->val_len)] = x->next_kv;
+    }
     p->alen = p->mark_alen;
 }
 
 void bn_rules_pend_clear(bn_rule_pend_t *p)
 {
-    p->n = p->alen = p->mark_n = p->mark_alen = 0;
+    p->n = p->pn = p->alen = p->mark_n = p->mark_pn = p->mark_alen = 0;
     memset(p->heads, 0xff, PEND_BUCKETS * sizeof *p->heads);
+    memset(p->pheads, 0xff, PEOPLE_BUCKETS * sizeof *p->pheads);
+    memset(p->kvheads, 0xff, PEOPLE_KV_BUCKETS * sizeof *p->kvheads);
+}
+
+/* Room for more bytes in the arena. */
+static bn_status_t arena_room(bn_rule_pend_t *p, size_t more, bn_error_t *err)
+{
+    if (p->alen + more <= p->acap)
+        return BN_OK;
+    size_t cap = p->acap ? p->acap * 2 : 1 << 16;
+    while (cap < p->alen + more)
+        cap *= 2;
+    uint8_t *g = cap < NONE ? realloc(p->arena, cap) : NULL;
+    if (!g)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    p->arena = g;
+    p->acap = cap;
+    return BN_OK;
+}
+
+bool bn_pend_people_has(const bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
+                        size_t vl)
+{
+    for (uint32_t i = p->kvheads[people_kv_bucket(block, bl, val, vl)]; i != NONE;
+         i = p->pe[i].next_kv) {
+        const ppent_t *x = &p->pe[i];
+        if (x->key_len == bl && x->val_len == vl && memcmp(p->arena + x->key_off, block, bl) == 0 &&
+            memcmp(p->arena + x->val_off, val, vl) == 0)
+            return true;
+    }
+    return false;
+}
+
+bn_status_t bn_pend_people_add(bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
+                               size_t vl, bn_error_t *err)
+{
+    if (bl > 0xffff || vl > 0xffff)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, "subject", "person index entry too long");
+    if (bn_pend_people_has(p, block, bl, val, vl))
+        return BN_OK;
+    if (p->pn == p->pcap) {
+        size_t cap = p->pcap ? p->pcap * 2 : 4096;
+        ppent_t *g = cap < NONE ? realloc(p->pe, cap * sizeof *g) : NULL;
+        if (!g)
+            return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+        p->pe = g;
+        p->pcap = cap;
+    }
+    bn_status_t st = arena_room(p, bl + vl, err);
+    if (st != BN_OK)
+        return st;
+    ppent_t *x = &p->pe[p->pn];
+    x->key_off = (uint32_t)p->alen;
+    memcpy(p->arena + p->alen, block, bl);
+    p->alen += bl;
+    x->val_off = (uint32_t)p->alen;
+    memcpy(p->arena + p->alen, val, vl);
+    p->alen += vl;
+    x->key_len = (uint16_t)bl;
+    x->val_len = (uint16_t)vl;
+    uint32_t b = people_bucket(block, bl), kb = people_kv_bucket(block, bl, val, vl);
+    x->next = p->pheads[b];
+    x->next_kv = p->kvheads[kb];
+    p->pheads[b] = (uint32_t)p->pn;
+    p->kvheads[kb] = (uint32_t)p->pn++;
+    return BN_OK;
+}
+
+void bn_pend_people_each(const bn_rule_pend_t *p, const void *block, size_t bl,
+                         bn_store_kv_fn visit, void *ctx)
+{
+    for (uint32_t i = p->pheads[people_bucket(block, bl)]; i != NONE; i = p->pe[i].next) {
+        const ppent_t *x = &p->pe[i];
+        if (x->key_len != bl || memcmp(p->arena + x->key_off, block, bl) != 0)
+            continue;
+        bn_store_kv_t kv = {p->arena + x->key_off, x->key_len, p->arena + x->val_off, x->val_len};
+        if (!visit(ctx, &kv))
+            return;
+    }
 }
 
 static bn_status_t pend_add(bn_rule_pend_t *p, const uint8_t *key, const uint8_t *val, size_t vl,
@@ -497,16 +626,9 @@ static bn_status_t pend_add(bn_rule_pend_t *p, const uint8_t *key, const uint8_t
         p->e = g;
         p->cap = cap;
     }
-    if (p->alen + vl > p->acap) {
-        size_t cap = p->acap ? p->acap * 2 : 1 << 16;
-        while (cap < p->alen + vl)
-            cap *= 2;
-        uint8_t *g = cap < NONE ? realloc(p->arena, cap) : NULL;
-        if (!g)
-            return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
-        p->arena = g;
-        p->acap = cap;
-    }
+    bn_status_t st = arena_room(p, vl, err);
+    if (st != BN_OK)
+        return st;
     pent_t *x = &p->e[p->n];
     memcpy(x->key, key, IDX_KEY_LEN);
     memcpy(p->arena + p->alen, val, vl);
@@ -535,6 +657,19 @@ static void pend_walk(const bn_rule_pend_t *p, walk_t *w)
     }
 }
 
+typedef struct {
+    const uint8_t *k, *v;
+    uint16_t kl, vl;
+} people_kv_t;
+
+static int cmp_people_kv(const void *a, const void *b)
+{
+    const people_kv_t *x = a, *y = b;
+    size_t n = x->kl < y->kl ? x->kl : y->kl;
+    int c = memcmp(x->k, y->k, n);
+    return c ? c : (int)x->kl - (int)y->kl;
+}
+
 static int cmp_pent(const void *a, const void *b)
 {
     return memcmp((*(const pent_t *const *)a)->key, (*(const pent_t *const *)b)->key,
@@ -557,6 +692,20 @@ bn_status_t bn_rules_pend_flush(bn_rule_pend_t *p, bn_store_txn_t *t, uint64_t u
                               err); /* the end day; the rest is in the event */
     }
     free(order);
+    people_kv_t *pk = st == BN_OK ? malloc((p->pn ? p->pn : 1) * sizeof *pk) : NULL;
+    if (st == BN_OK && !pk)
+        st = bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    if (pk) {
+        for (size_t i = 0; i < p->pn; i++) {
+            const ppent_t *x = &p->pe[i];
+            pk[i] = (people_kv_t){p->arena + x->key_off, p->arena + x->val_off, x->key_len,
+                                  x->val_len};
+        }
+        qsort(pk, p->pn, sizeof *pk, cmp_people_kv);
+        for (size_t i = 0; i < p->pn && st == BN_OK; i++)
+            st = bn_store_txn_put(t, BN_DB_PEOPLE, pk[i].k, pk[i].kl, pk[i].v, pk[i].vl, err);
+        free(pk);
+    }
     uint8_t v[8];
     bn_store_put_be64(v, upto);
     if (st == BN_OK)
@@ -667,6 +816,26 @@ typedef struct {
     uint64_t n;
 } recover_t;
 
+/* The people entry the linker made for a stored subject (linker.c: remember). */
+static bn_status_t recover_person(bn_rule_pend_t *p, const Benang__V1__Subject *sub,
+                                  bn_error_t *err)
+{
+    char block[BN_LINK_BLOCK_MAX], name[BN_LINK_NAME_MAX];
+    size_t bl = bn_link_block(sub->birth_date, sub->village, block, sizeof block);
+    bn_link_name_normalise(sub->name ? sub->name : "", name, sizeof name);
+    if (!bl || !*name)
+        return BN_OK;
+    uint8_t val[64 + 1 + BN_LINK_NAME_MAX];
+    size_t nl = strlen(name);
+    memcpy(val, sub->subject_key, 64);
+    val[64] = (uint8_t)(sub->sex == BENANG__V1__SEX__SEX_FEMALE ? BN_LINK_SEX_FEMALE
+                        : sub->sex == BENANG__V1__SEX__SEX_MALE ? BN_LINK_SEX_MALE
+                                                                : BN_LINK_SEX_UNKNOWN);
+    memcpy(val + 65, name, nl);
+    /* Added even when LMDB has it already: the flush writes it once. */
+    return bn_pend_people_add(p, block, bl, val, 65 + nl, err);
+}
+
 static bool visit_recover(void *ctx, uint64_t seq, const char *topic, size_t tl, const uint8_t *ev,
                           size_t len)
 {
@@ -680,6 +849,8 @@ static bool visit_recover(void *ctx, uint64_t seq, const char *topic, size_t tl,
         return false;
     }
     const char *key = e->subject && e->subject->subject_key ? e->subject->subject_key : "";
+    if (strlen(key) == 64)
+        r->st = recover_person(r->pend, e->subject, r->err);
     facts_t f;
     bool have = false, gathered = false;
     for (size_t i = 0; i < r->cfg->n_rules && r->st == BN_OK; i++) {

@@ -55,8 +55,9 @@ bn_finding_t *bn_findings_push(bn_findings_t *f);
 void bn_findings_clear(bn_findings_t *f);
 void bn_findings_free(bn_findings_t *f);
 
-/* The index entries not yet in LMDB (see rules.c: they are put in one sorted
- * pass every so often; the event log is their durable copy). Writer thread. */
+/* The index entries not yet in LMDB, of the rules and of the people database
+ * (see rules.c: they are put in one sorted pass every so often; the event log
+ * is their durable copy). Writer thread. */
 typedef struct bn_rule_pend bn_rule_pend_t;
 
 bn_status_t bn_rules_pend_new(bn_rule_pend_t **out, bn_error_t *err);
@@ -76,6 +77,16 @@ void bn_rules_pend_clear(bn_rule_pend_t *p);
  * flush (*replayed of them). Returns BN_OK or a store status. */
 bn_status_t bn_rules_pend_recover(bn_rule_pend_t *p, const bn_config_t *cfg, bn_store_t *s,
                                   uint64_t *replayed, bn_error_t *err);
+
+/* New entries of the people database (linker.c) wait here too, for the same
+ * reason (their keys, birth date + village, are random): block -> value. */
+bool bn_pend_people_has(const bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
+                        size_t vl);
+bn_status_t bn_pend_people_add(bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
+                               size_t vl, bn_error_t *err);
+/* Visit the pending values of block (kv.key is the block) until visit returns false. */
+void bn_pend_people_each(const bn_rule_pend_t *p, const void *block, size_t bl,
+                         bn_store_kv_fn visit, void *ctx);
 
 /* Check ev, just stored at seq with subject key (may be ""), against every
  * enabled rule of its type in cfg, append findings to out, and index ev

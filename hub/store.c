@@ -708,6 +708,20 @@ bn_status_t bn_store_txn_scan(bn_store_txn_t *t, bn_store_db_t db, const void *f
     return scan_in(t->txn, t->store->dbs[db], DB_NAMES[db], from, from_len, visit, ctx, err);
 }
 
+bool bn_store_txn_has_dup(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                          const void *val, size_t vlen)
+{
+    if (key_check(db, klen, NULL) != BN_OK || vlen > 511)
+        return false;
+    MDB_cursor *cur = NULL;
+    if (mdb_cursor_open(t->txn, t->store->dbs[db], &cur) != 0)
+        return false;
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
+    mdb_cursor_close(cur);
+    return rc == 0;
+}
+
 bn_status_t bn_store_txn_scan_dup(bn_store_txn_t *t, bn_store_db_t db, const void *key,
                                   size_t klen, bn_store_kv_fn visit, void *ctx, bn_error_t *err)
 {

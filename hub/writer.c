@@ -589,6 +589,7 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     }
     if (replayed)
         bn_log(BN_LOG_INFO, "rule_index_recovered", "events=%llu", (unsigned long long)replayed);
+    w->link_opt.pend = w->pend;
     w->pipe = zmq_socket(zctx, ZMQ_PAIR);
     if (!w->pipe || zmq_connect(w->pipe, pipe_endpoint) != 0) {
         bn_error_set(err, BN_ZMQ, zmq_errno(), pipe_endpoint, "writer pipe: %s",

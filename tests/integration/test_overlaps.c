@@ -240,6 +240,17 @@ static void test_programs(void)
 
 static const char *g_config; /* the hub's config, for benangctl */
 
+/* The upto of the hub's last "rule_index_flushed" log line (0: none). */
+static uint64_t last_flush(const bn_test_hub_t *h)
+{
+    char *log = bn_test_read_file(h->log, NULL);
+    uint64_t upto = 0;
+    for (const char *p = log; p && (p = strstr(p, "msg=rule_index_flushed upto=")) != NULL; p++)
+        upto = strtoull(p + strlen("msg=rule_index_flushed upto="), NULL, 10);
+    free(log);
+    return upto;
+}
+
 static void test_referrals(void)
 {
     char why[512];
@@ -351,13 +362,22 @@ int main(void)
 
     /* After a crash (the index entries since the last flush only in memory,
      * derived again from the log at start), replaying changes nothing. */
-    /* Entries so far: one per immunisation, one per program area; with a
-     * flush every 3, I-69 completes a flush and I-70 stays in memory (the
-     * log checks below fail if that arithmetic ever changes). */
-    CHECK(send("puskesmas-a", imm("I-69", NIK_X, "22", 1, "2026-11-20", "L"), NULL, NULL, 0) ==
-          BN_OK);
+    /* Crash with some index entries only in memory: publish until the last
+     * flush (in the hub's log) is behind the head. I-70 is then pending. */
     CHECK(send("puskesmas-a", imm("I-70", NIK_X, "21", 1, "2026-11-20", "L"), NULL, NULL, 0) ==
           BN_OK);
+    for (int i = 0; i < 5 && last_flush(&h) >= head(); i++) {
+        char sid[16], cvx[8];
+        snprintf(sid, sizeof sid, "I-8%d", i);
+        snprintf(cvx, sizeof cvx, "4%d", i);
+        CHECK(send("puskesmas-a", imm(sid, NIK_X, cvx, 1, "2026-11-20", "L"), NULL, NULL, 0) ==
+              BN_OK);
+        if (last_flush(&h) < head()) { /* I-70 flushed: publish it again as a new source */
+            CHECK(send("puskesmas-a", imm("I-70b", NIK_X, "21", 1, "2026-11-20", "L"), NULL,
+                       NULL, 0) == BN_OK);
+        }
+    }
+    CHECK(last_flush(&h) < head());
     const Benang__V1__Event **al = NULL;
     size_t n_alerts = alerts(&al);
     uint64_t h1 = head();
