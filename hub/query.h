@@ -1,8 +1,9 @@
 /* query.h: the hub's query service, a ROUTER in its own thread.
  *
  * Serves QueryRequest -> QueryReply (fetch by seq range and topic prefix,
- * status and statistics) from LMDB read transactions, so it never blocks
- * ingest. Fetch replies are assembled from the stored event bytes without
+ * status and statistics, rejected payloads, and the coordinator views of
+ * views.h) from LMDB read transactions, so it never blocks ingest; a
+ * coordinator's match decision is the one short write (bn_store_update). Fetch replies are assembled from the stored event bytes without
  * decoding them. Malformed requests get a QueryReply with BAD_FRAME or
  * BAD_REQUEST and the thread keeps serving.
  */
