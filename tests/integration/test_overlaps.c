@@ -367,7 +367,7 @@ int main(void)
     CHECK(send("puskesmas-a", imm("I-70", NIK_X, "21", 1, "2026-11-20", "L"), NULL, NULL, 0) ==
           BN_OK);
     for (int i = 0; i < 5 && last_flush(&h) >= head(); i++) {
-        char sid[16], cvx[8];
+        char sid[32], cvx[24];
         snprintf(sid, sizeof sid, "I-8%d", i);
         snprintf(cvx, sizeof cvx, "4%d", i);
         CHECK(send("puskesmas-a", imm(sid, NIK_X, cvx, 1, "2026-11-20", "L"), NULL, NULL, 0) ==
