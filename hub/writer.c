@@ -532,6 +532,31 @@ static void maybe_sync(bn_writer_t *w, bool force)
     w->last_sync_ms = now;
 }
 
+/* A clean stop writes the pending index entries, so the next start has
+ * nothing to derive again. On failure they are derived at the next start. */
+static void flush_pending(bn_writer_t *w)
+{
+    if (!bn_rules_pend_count(w->pend))
+        return;
+    bn_error_t err;
+    bn_store_txn_t *t = NULL;
+    bn_status_t st = bn_store_begin(w->store, &t, &err);
+    if (st == BN_OK)
+        st = bn_rules_pend_flush(w->pend, t, bn_store_head(w->store), &err);
+    if (st == BN_OK)
+        st = bn_store_commit(&t, &err);
+    else
+        bn_store_abort(&t);
+    if (st == BN_OK) {
+        bn_rules_pend_clear(w->pend);
+        w->dirty = true;
+    } else {
+        char q[400];
+        bn_log(BN_LOG_WARN, "index_flush_at_stop_failed", "status=%s error=%s",
+               bn_status_name(st), bn_log_quote(err.msg, q, sizeof q));
+    }
+}
+
 static void *run(void *arg)
 {
     bn_writer_t *w = arg;
@@ -558,6 +583,7 @@ static void *run(void *arg)
         while (zmq_send(w->pipe, &b, sizeof b, 0) < 0 && zmq_errno() == EINTR) {
         }
     }
+    flush_pending(w);
     maybe_sync(w, true);
     bn_findings_free(&w->findings);
     return NULL;

@@ -406,6 +406,26 @@ int main(void)
     CHECK_MSG(log && strstr(log, "msg=rule_index_flushed"), "no flush logged");
     free(log);
 
+    /* A clean stop writes the pending entries: nothing to derive at the next
+     * start, and they are found in LMDB afterwards. */
+    CHECK(send("puskesmas-a", imm("I-90", NIK_X, "88", 1, "2026-11-22", "L"), NULL, NULL, 0) ==
+          BN_OK);
+    bn_publisher_destroy(&pub);
+    bn_query_destroy(&qry);
+    CHECK(bn_test_hub_stop(&h, SIGTERM) == 0);
+    CHECK(bn_test_hub_restart(&h) == 0);
+    CHECK(bn_publisher_new(&pub, h.ingest, &opts, &err) == BN_OK);
+    CHECK(bn_query_new(&qry, h.query, &opts, &err) == BN_OK);
+    log = bn_test_read_file(h.log, NULL);
+    const char *first = log ? strstr(log, "msg=rule_index_recovered") : NULL;
+    CHECK_MSG(first && !strstr(first + 1, "msg=rule_index_recovered"),
+              "entries derived again after a clean stop");
+    free(log);
+    size_t before_i91 = alerts(&al);
+    CHECK(send("klinik-b", imm("I-91", NIK_X, "88", 1, "2026-11-23", "L"), NULL, NULL, 0) ==
+          BN_OK);
+    CHECK_EQ_U64(alerts(&al), before_i91 + 1);
+
     if (bn_test_failed)
         bn_test_hub_dump_log(&h);
     bn_publisher_destroy(&pub);
