@@ -74,22 +74,24 @@ static const char *check_agency_id(const char *s)
     return ok ? NULL : "must match [a-z0-9][a-z0-9-]{0,62}";
 }
 
-static const char *check_sector(const char *s)
+/* 1..32 characters of [a-z0-9] and extra. */
+static bool short_token(const char *s, const char *extra)
 {
     size_t n = strlen(s);
     bool ok = n >= 1 && n <= 32;
     for (size_t i = 0; ok && i < n; i++)
-        ok = in_set(s[i], "_-");
-    return ok ? NULL : "must match [a-z0-9_-]{1,32}";
+        ok = in_set(s[i], extra);
+    return ok;
+}
+
+static const char *check_sector(const char *s)
+{
+    return short_token(s, "_-") ? NULL : "must match [a-z0-9_-]{1,32}";
 }
 
 static const char *check_kind(const char *s)
 {
-    size_t n = strlen(s);
-    bool ok = n >= 1 && n <= 32;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = in_set(s[i], "_");
-    return ok ? NULL : "must match [a-z0-9_]{1,32}";
+    return short_token(s, "_") ? NULL : "must match [a-z0-9_]{1,32}";
 }
 
 static const char *check_endpoint(const char *s)
