@@ -181,16 +181,9 @@ static uint64_t first_seq(bn_store_txn_t *t, const char *key)
 static bn_status_t put_packed(bn_store_txn_t *t, bn_store_db_t db, uint64_t id,
                               const ProtobufCMessage *m, bn_error_t *err)
 {
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
-    protobuf_c_message_pack(m, buf);
     uint8_t kb[8];
     bn_store_put_be64(kb, id);
-    bn_status_t st = bn_store_txn_put(t, db, kb, 8, buf, len, err);
-    free(buf);
-    return st;
+    return bn_store_txn_put_msg(t, db, kb, 8, m, err);
 }
 
 /* A possible match: reuse the review item of the pair, or open one. */

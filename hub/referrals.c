@@ -97,15 +97,8 @@ static bn_status_t load(bn_store_txn_t *t, const char *id, Benang__V1__ReferralS
 
 static bn_status_t save(bn_store_txn_t *t, const Benang__V1__ReferralState *s, bn_error_t *err)
 {
-    size_t len = benang__v1__referral_state__get_packed_size(s);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
-    benang__v1__referral_state__pack(s, buf);
-    bn_status_t st =
-        bn_store_txn_put(t, BN_DB_REFERRALS, s->referral_id, strlen(s->referral_id), buf, len, err);
-    free(buf);
-    return st;
+    return bn_store_txn_put_msg(t, BN_DB_REFERRALS, s->referral_id, strlen(s->referral_id),
+                                &s->base, err);
 }
 
 /* What the check knows of a thread: stored, or set by an earlier event of the request. */

@@ -668,6 +668,22 @@ bn_status_t bn_store_txn_put(bn_store_txn_t *t, bn_store_db_t db, const void *ke
     return rc ? mdb_fail(err, rc, DB_NAMES[db]) : BN_OK;
 }
 
+bn_status_t bn_store_txn_put_msg(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                                 const ProtobufCMessage *msg, bn_error_t *err)
+{
+    bn_status_t st = key_check(db, klen, err);
+    if (st != BN_OK)
+        return st;
+    if (db == BN_DB_PEOPLE)
+        return bn_error_set(err, BN_USAGE, 0, DB_NAMES[db], "no reserved puts in a dupsort db");
+    MDB_val k = {klen, (void *)key}, v = {protobuf_c_message_get_packed_size(msg), NULL};
+    int rc = mdb_put(t->txn, t->store->dbs[db], &k, &v, MDB_RESERVE);
+    if (rc)
+        return mdb_fail(err, rc, DB_NAMES[db]);
+    protobuf_c_message_pack(msg, v.mv_data);
+    return BN_OK;
+}
+
 bn_status_t bn_store_txn_del(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
                              bn_error_t *err)
 {

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "benang/status.h"
 
 #define BN_STORE_HASH_LEN 16
@@ -164,6 +166,10 @@ bn_status_t bn_store_txn_get(bn_store_txn_t *t, bn_store_db_t db, const void *ke
 /* Put (replace; for the dupsort people db: add the value unless present). */
 bn_status_t bn_store_txn_put(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
                              const void *val, size_t vlen, bn_error_t *err);
+/* Put (replace) a protobuf message, packed straight into the page (not for
+ * the dupsort people db). */
+bn_status_t bn_store_txn_put_msg(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
+                                 const ProtobufCMessage *msg, bn_error_t *err);
 /* Delete key (all its values in people): BN_OK or BN_NOT_FOUND. */
 bn_status_t bn_store_txn_del(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
                              bn_error_t *err);
