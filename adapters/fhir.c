@@ -28,7 +28,7 @@
  * (a patient on a server) leaves the event without subject; an unresolved
  * "#id" or "urn:" reference is an error.
  *
- * Design: the payload is parsed by jansson into a read-only document (fhir_doc.c), and
+ * Design: the payload is read by yajl into a read-only document (fhir_doc.c), and
  * each event is built directly as a protobuf-c heap message (strings via
  * bn_pb_set_string, sub-messages malloc'ed and linked before they are
  * filled) so that a failure anywhere is one protobuf_c_message_free_unpacked.

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-      liblmdb-dev lmdb-utils libyaml-dev libjansson-dev libsodium-dev
+      liblmdb-dev lmdb-utils libyaml-dev libjansson-dev libyajl-dev libsodium-dev
       python3 python3-zmq python3-protobuf protobuf-compiler clang libclang-rt-dev)
 
 install_deps() {

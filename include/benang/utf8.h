@@ -14,6 +14,10 @@
  * nothing above U+10FFFF. */
 bool bn_utf8_valid(const char *s, size_t len);
 
+/* The offset of the first byte of s[0..len) that starts an ill-formed
+ * sequence, or len when all of it is well-formed. */
+size_t bn_utf8_check(const char *s, size_t len);
+
 /* Longest value echoed in an error message (bytes, before "..."). */
 #define BN_ECHO_MAX 40
 
