@@ -8,7 +8,8 @@
  * it was quoted with "" escapes. Quoted cells may hold separators and line
  * breaks; the physical line where each row starts is tracked for errors
  * ("line 17, column \"tgl_lahir\""). Cells are checked for UTF-8 when the
- * mapping reads them, so unmapped columns cost nothing. A payload is all or
+ * mapping first reads them in a row (a column may feed several fields), so
+ * unmapped columns cost nothing. A payload is all or
  * nothing: the first bad row fails it.
  */
 #include <stdarg.h>
@@ -45,6 +46,7 @@ typedef struct {
     char *scratch;
     size_t scratch_len, scratch_cap;
     size_t *col_of; /* source -> cell index */
+    bool *utf8_ok;  /* source -> its cell in the current row is known valid UTF-8 */
     size_t width;   /* cells per row (the header's count) */
     bn_error_t *err;
 } csv_t;
@@ -321,14 +323,17 @@ static void csv_where(void *ud, size_t src, char *buf, size_t size)
 
 static bn_status_t csv_lookup(void *ud, size_t src, bn_mapping_value_t *out, bn_error_t *err)
 {
-    const csv_t *c = ud;
+    csv_t *c = ud;
     size_t i = c->col_of[src];
     const char *s = cell_ptr(c, i);
     size_t n = c->cells[i].len;
-    if (!bn_utf8_valid(s, n)) {
-        char where[128];
-        csv_where(ud, src, where, sizeof where);
-        return bn_error_set(err, BN_BAD_PAYLOAD, 0, where, "not valid UTF-8");
+    if (!c->utf8_ok[src]) {
+        if (!bn_utf8_valid(s, n)) {
+            char where[128];
+            csv_where(ud, src, where, sizeof where);
+            return bn_error_set(err, BN_BAD_PAYLOAD, 0, where, "not valid UTF-8");
+        }
+        c->utf8_ok[src] = true;
     }
     *out = (bn_mapping_value_t){.s = n ? s : NULL, .len = n};
     return BN_OK;
@@ -358,6 +363,7 @@ static bn_status_t each_row(csv_t *c, const bn_adapter_ctx_t *ctx, bn_event_list
         if (ctx->max_events && out->len - first >= ctx->max_events)
             return bn_error_set(c->err, BN_TOO_LARGE, 0, "payload", "more than %zu rows",
                                 ctx->max_events);
+        memset(c->utf8_ok, 0, bn_mapping_source_count(c->cfg->map) * sizeof *c->utf8_ok);
         Benang__V1__Event *ev = NULL;
         if ((st = bn_mapping_apply(c->cfg->map, &rd, &ev, c->err)) != BN_OK)
             return st;
@@ -379,7 +385,8 @@ static bn_status_t csv_translate(const bn_adapter_ctx_t *ctx, const uint8_t *dat
     size_t n_src = bn_mapping_source_count(cfg->map);
     csv_t c = {.cfg = cfg, .d = data, .len = len, .line = 1, .err = err, .width = SIZE_MAX};
     c.col_of = calloc(n_src ? n_src : 1, sizeof *c.col_of);
-    bn_status_t st = c.col_of ? BN_OK : nomem(&c);
+    c.utf8_ok = calloc(n_src ? n_src : 1, sizeof *c.utf8_ok);
+    bn_status_t st = c.col_of && c.utf8_ok ? BN_OK : nomem(&c);
     bool eof = false;
     if (st == BN_OK && cfg->header)
         st = read_header(&c, &eof);
@@ -388,6 +395,7 @@ static bn_status_t csv_translate(const bn_adapter_ctx_t *ctx, const uint8_t *dat
     if (st == BN_OK && !eof)
         st = each_row(&c, ctx, out);
     free(c.col_of);
+    free(c.utf8_ok);
     free(c.cells);
     free(c.scratch);
     return st;

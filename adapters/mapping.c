@@ -32,6 +32,7 @@ typedef enum { FMT_NONE, FMT_PATTERN, FMT_ISO, FMT_EPOCH, FMT_EPOCH_MS } fmt_kin
 /* A final value: text for string and integer leaves, number for enum leaves. */
 typedef struct {
     char *text;
+    size_t len; /* strlen(text), kept: constants are stored for every record */
     int num;
 } final_t;
 
@@ -43,6 +44,7 @@ typedef struct {
 typedef struct {
     size_t src; /* SIZE_MAX: lit is literal text */
     char *lit;
+    size_t lit_len;
 } part_t;
 
 typedef struct {
@@ -67,6 +69,7 @@ typedef struct {
 
 struct bn_mapping {
     const ProtobufCFieldDescriptor *body;
+    field_t body_path; /* the body message itself as a target, for container() */
     field_t *fields;
     size_t n_fields;
     char **sources;
@@ -306,6 +309,7 @@ static bn_status_t make_final(const field_t *f, const bn_node_t *v, final_t *out
                              date_only ? "date YYYY-MM-DD" : "date or RFC 3339 date-time");
     }
     out->text = strdup(s);
+    out->len = len;
     return out->text ? BN_OK : nomem(err);
 }
 
@@ -327,6 +331,7 @@ static bn_status_t parse_template(bn_mapping_t *m, field_t *f, const bn_node_t *
         part_t part = {.src = SIZE_MAX};
         if (s != start) {
             part.lit = strndup(lit, n);
+            part.lit_len = n;
             if (!part.lit)
                 return nomem(err);
         } else {
@@ -509,6 +514,7 @@ static bn_status_t parse_body(bn_mapping_t *m, const bn_node_t *settings, bn_err
                              "type: expected immunisation, referral, training or program");
     m->body =
         protobuf_c_message_descriptor_get_field_by_name(&benang__v1__event__descriptor, t->scalar);
+    m->body_path = (field_t){.depth = 2, .chain = {m->body}};
     return m->body ? BN_OK : bn_node_error(err, BN_CONFIG, t, "type: not in this schema");
 }
 
@@ -724,7 +730,7 @@ static bn_status_t store(rec_t *r, const field_t *f, size_t src, const char *s, 
 
 static bn_status_t store_final(rec_t *r, const field_t *f, size_t src, const final_t *v)
 {
-    return store(r, f, src, v->text, v->text ? strlen(v->text) : 0, v->num);
+    return store(r, f, src, v->text, v->len, v->num);
 }
 
 static bn_status_t absent(rec_t *r, const field_t *f, size_t src)
@@ -854,8 +860,7 @@ static bn_status_t from_template(rec_t *r, const field_t *f)
     bn_status_t st = BN_OK;
     bool missing = false;
     for (size_t i = 0; i < f->n_parts && st == BN_OK && !missing; i++) {
-        bn_mapping_value_t v = {.s = f->parts[i].lit};
-        v.len = v.s ? strlen(v.s) : 0;
+        bn_mapping_value_t v = {.s = f->parts[i].lit, .len = f->parts[i].lit_len};
         if (f->parts[i].src != SIZE_MAX &&
             (st = r->rd->lookup(r->rd->ud, f->parts[i].src, &v, r->err)) != BN_OK)
             break;
@@ -893,8 +898,7 @@ bn_status_t bn_mapping_apply(const bn_mapping_t *m, const bn_mapping_reader_t *r
 {
     *out = NULL;
     rec_t r = {.rd = rd, .err = err, .ev = msg_new(&benang__v1__event__descriptor)};
-    field_t body = {.depth = 2, .chain = {m->body}};
-    if (!r.ev || !container(r.ev, &body)) {
+    if (!r.ev || !container(r.ev, &m->body_path)) {
         if (r.ev)
             protobuf_c_message_free_unpacked(r.ev, NULL);
         return nomem(err);

@@ -54,6 +54,14 @@ static int take_num(const char **s, const char *end, int max)
     return n ? v : -1;
 }
 
+/* v as exactly width decimal digits at o; v is in 0..10^width-1. Returns the end. */
+static char *put_digits(char *o, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        o[i] = (char)('0' + v % 10);
+    return o + width;
+}
+
 /* s[0..len) read by pattern pat into out ("YYYY-MM-DD" or with "THH:MM:SS" + offset). */
 bool bn_mapping__date_pattern(const char *pat, const char *off, bool date_only, const char *s,
                               size_t len, char *out, size_t size)
@@ -84,11 +92,29 @@ bool bn_mapping__date_pattern(const char *pat, const char *off, bool date_only, 
     }
     if (s != end || h > 23 || mi > 59 || sec > 59)
         return false;
-    snprintf(out, size, "%04d-%02d-%02d", y, mo, d);
+    /* Written by hand rather than with snprintf: this runs for every date of
+     * every record. take_num() bounds each number to its field's width. */
+    bool with_time = off && !date_only;
+    size_t off_len = with_time ? strlen(off) : 0;
+    if (size < (with_time ? 20 + off_len : 11))
+        return false;
+    char *o = put_digits(out, y, 4);
+    *o++ = '-';
+    o = put_digits(o, mo, 2);
+    *o++ = '-';
+    o = put_digits(o, d, 2);
+    *o = '\0';
     if (!bn_valid_date(out))
         return false;
-    if (off && !date_only)
-        snprintf(out + 10, size - 10, "T%02d:%02d:%02d%s", h, mi, sec, off);
+    if (with_time) {
+        *o++ = 'T';
+        o = put_digits(o, h, 2);
+        *o++ = ':';
+        o = put_digits(o, mi, 2);
+        *o++ = ':';
+        o = put_digits(o, sec, 2);
+        memcpy(o, off, off_len + 1);
+    }
     return true;
 }
 

@@ -193,6 +193,16 @@ static bn_status_t apply(const char *type, bn_node_t *extra[][2], const char *co
     return st;
 }
 
+/* apply() that must succeed: the event, or NULL after a failed check. */
+static Benang__V1__Event *apply_ok(const char *type, bn_node_t *extra[][2], const char *const *kv)
+{
+    Benang__V1__Event *ev = NULL;
+    bn_error_t err;
+    bn_status_t st = apply(type, extra, kv, &ev, &err);
+    CHECK_MSG(st == BN_OK, "%s: %s", err.where, err.msg);
+    return st == BN_OK ? ev : NULL;
+}
+
 #define T(name) S(0, 0, name)
 
 static void test_conversions(void)
@@ -214,10 +224,7 @@ static void test_conversions(void)
                         "akhir", "-1500",       "jam",   " 4294967295 ",
                         "kode",  "K9",          "lahir", "2015-02-01T00:00:00+07:00",
                         "jk",    "L",           NULL};
-    Benang__V1__Event *ev;
-    bn_error_t err;
-    bn_status_t st = apply("training", x, kv, &ev, &err);
-    CHECK_MSG(st == BN_OK, "%s: %s", err.where, err.msg);
+    Benang__V1__Event *ev = apply_ok("training", x, kv);
     if (!ev)
         return;
     CHECK_STR(ev->source_id, "A1");
@@ -231,6 +238,33 @@ static void test_conversions(void)
     CHECK_STR(ev->training->course->code, "{K9}-A1");
     CHECK_STR(ev->subject->birth_date, "2015-02-01");
     CHECK_EQ_U64(ev->subject->sex, BENANG__V1__SEX__SEX_MALE); /* map keys ignore case */
+    protobuf_c_message_free_unpacked(&ev->base, NULL);
+}
+
+/* Date patterns: zero padding, seconds, "Z" and negative offsets, %% and a
+ * date-only target read with a time-of-day pattern. */
+static void test_date_patterns(void)
+{
+    bn_node_t *x[][2] = {
+        {T("training.period.start"),
+         put(spec(6, "column", "mulai", "format", "%Y%m%d%H%M%S"), "utc_offset", S(6, 70, "Z"))},
+        {T("training.period.end"), put(spec(7, "column", "akhir", "format", "%Y-%m-%d %H.%M.%S%%"),
+                                       "utc_offset", S(7, 70, "-03:30"))},
+        {T("subject.birth_date"), spec(8, "column", "lahir", "format", "%d/%m/%Y %H:%M")},
+        {NULL, NULL}};
+    const char *kv[] = {"id",    "A1",
+                        "tgl",   "9/9/1000",
+                        "mulai", "20240305070509",
+                        "akhir", "2024-1-2 0.0.0%",
+                        "lahir", "1/2/2015 23:59",
+                        NULL};
+    Benang__V1__Event *ev = apply_ok("training", x, kv);
+    if (!ev)
+        return;
+    CHECK_STR(ev->occurred_at, "1000-09-09");
+    CHECK_STR(ev->training->period->start, "2024-03-05T07:05:09Z");
+    CHECK_STR(ev->training->period->end, "2024-01-02T00:00:00-03:30");
+    CHECK_STR(ev->subject->birth_date, "2015-02-01");
     protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 
@@ -267,6 +301,11 @@ static void test_record_errors(void)
                   "the value is not a date in format %d%m%Y", "3171");
     expect_record("program.period.end", spec(6, "column", "e", "format", "%d/%m/%Y"), kv, "rec/e",
                   "program.period.end: \"31/02/2025\" is not a date", NULL);
+    const char *late[] = {"id", "P1", "tgl", "01/01/2025", "e", "01/01/2025 24:00", NULL};
+    expect_record(
+        "program.period.end",
+        put(spec(6, "column", "e", "format", "%d/%m/%Y %H:%M"), "utc_offset", S(6, 70, "+07:00")),
+        late, "rec/e", "is not a date in format %d/%m/%Y %H:%M", NULL);
     const char *no_id[] = {"tgl", "01/01/2025", NULL};
     expect_record("program.name", spec(6, "value", "n", NULL, NULL), no_id, "rec/id",
                   "source_id: no value (empty or missing)", NULL);
@@ -302,6 +341,7 @@ int main(void)
 {
     test_settings_errors();
     test_conversions();
+    test_date_patterns();
     test_record_errors();
     test_split_and_defaults();
     return bn_test_finish("test_mapping");
