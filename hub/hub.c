@@ -27,6 +27,7 @@
 
 #define PIPE_ENDPOINT "inproc://bn-writer"
 #define MAX_DRAIN 2048 /* requests read per loop turn before looking at the writer again */
+#define REPLY_LOCAL_ACKS 8 /* acks of a reply built on the stack */
 
 struct bn_hub {
     const bn_config_t *cfg;
@@ -118,9 +119,11 @@ static void send_reply(bn_hub_t *h, bn_req_t *r)
     Benang__V1__PublishReply rep = BENANG__V1__PUBLISH_REPLY__INIT;
     rep.request_id = r->request_id;
     rep.status = bn_status_to_wire(r->status);
-    Benang__V1__EventAck *acks = NULL, **ackp = NULL;
+    /* Most requests carry one event: their acks need no heap. */
+    Benang__V1__EventAck acks_local[REPLY_LOCAL_ACKS], *ackp_local[REPLY_LOCAL_ACKS];
+    Benang__V1__EventAck *acks = acks_local, **ackp = ackp_local;
     size_t n = (r->status == BN_OK || r->status == BN_DUPLICATE) ? r->events.len : 0;
-    if (n) {
+    if (n > REPLY_LOCAL_ACKS) {
         acks = calloc(n, sizeof *acks);
         ackp = calloc(n, sizeof *ackp);
         if (!acks || !ackp) {
@@ -156,8 +159,10 @@ static void send_reply(bn_hub_t *h, bn_req_t *r)
         if (zmq_msg_send(&m, h->ingest, 0) < 0)
             zmq_msg_close(&m);
     }
-    free(acks);
-    free(ackp);
+    if (acks != acks_local)
+        free(acks);
+    if (ackp != ackp_local)
+        free(ackp);
 }
 
 static void publish(bn_hub_t *h, bn_req_t *r)

@@ -138,9 +138,8 @@ static bn_status_t remember(const bn_linker_options_t *opt, bn_store_txn_t *t,
         size_t vl = KEY_LEN + 1 + nl;
         if (!opt->pend)
             st = bn_store_txn_put(t, BN_DB_PEOPLE, block, bl, val, vl, err);
-        else if (!bn_pend_people_has(opt->pend, block, bl, val, vl) &&
-                 !bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl))
-            st = bn_pend_people_add(opt->pend, block, bl, val, vl, err);
+        else
+            st = bn_pend_people_add(opt->pend, t, block, bl, val, vl, err);
     }
     if (st == BN_OK && local_id && *local_id) {
         char k[400];

@@ -411,8 +411,17 @@ static bool visit_candidate(void *ctx, const bn_store_kv_t *kv)
  * LMDB, and at start the entries of the events after it are derived again
  * from the stored events (bn_rules_pend_recover). */
 
-#define PEND_BUCKETS (1u << 18)
+/* The tables are chained hashes whose bucket count doubles whenever the
+ * entries outnumber it (load <= 1), so a lookup looks at about one entry
+ * however many wait (up to rule_index_flush, a million). A person entry
+ * keeps 32-bit hashes of its block and of block + value, so the chain's
+ * other entries are passed over without a compare or a read of the arena; a
+ * rule entry's key starts with its match hash, compared 8 bytes first.
+ * Chains are newest first, also after a rehash (entries go back in index
+ * order), so a rollback unlinks each dropped entry from its bucket's head. */
+
 #define NONE UINT32_MAX
+#define MIN_BUCKETS (1u << 12)
 static const char UPTO_KEY[] = "ruleidx_upto";
 
 typedef struct {
@@ -426,12 +435,17 @@ typedef struct {
 typedef struct {
     uint32_t key_off, val_off; /* into arena */
     uint16_t key_len, val_len;
+    uint32_t khash;   /* hash of the block */
+    uint32_t kvhash;  /* hash of block and value */
     uint32_t next;    /* the next entry of the block's bucket */
     uint32_t next_kv; /* the next entry of the (block, value) bucket */
 } ppent_t;
 
-#define PEOPLE_BUCKETS (1u << 16)
-#define PEOPLE_KV_BUCKETS (1u << 18)
+/* Bucket heads of one chained table: mask + 1 (a power of two) of them. */
+typedef struct {
+    uint32_t *heads;
+    uint32_t mask;
+} ptab_t;
 
 struct bn_rule_pend {
     pent_t *e;
@@ -440,51 +454,117 @@ struct bn_rule_pend {
     size_t pn, pcap;
     uint8_t *arena;
     size_t alen, acap;
-    uint32_t *heads, *pheads, *kvheads;
+    ptab_t rule;           /* e by match hash */
+    ptab_t block, kv;      /* pe by block, by (block, value) */
     size_t mark_n, mark_pn, mark_alen;
 };
 
-static uint32_t fnv32(uint32_t h, const uint8_t *k, size_t kl)
+/* 64-bit multiply-xorshift over 8-byte words, then a full avalanche, so the
+ * low bits (the bucket) depend on every byte. */
+static uint64_t mix64(uint64_t h)
 {
-    for (size_t i = 0; i < kl; i++)
-        h = (h ^ k[i]) * 16777619u;
-    return h;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
-static uint32_t people_bucket(const uint8_t *k, size_t kl)
+static uint64_t bytes_hash(uint64_t h, const uint8_t *k, size_t kl)
 {
-    return fnv32(2166136261u, k, kl) & (PEOPLE_BUCKETS - 1);
+    h ^= (uint64_t)kl * 0x9e3779b97f4a7c15ULL;
+    for (; kl >= 8; k += 8, kl -= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, k, kl);
+    return mix64(h ^ w);
+}
+
+static uint32_t block_hash(const uint8_t *k, size_t kl)
+{
+    return (uint32_t)bytes_hash(0x5bd1e995u, k, kl);
 }
 
 /* Existence checks hash the value too: one block can hold very many people. */
-static uint32_t people_kv_bucket(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+static uint32_t kv_hash(uint32_t khash, const uint8_t *v, size_t vl)
 {
-    return fnv32(fnv32(2166136261u, k, kl) ^ 0x9e3779b9u, v, vl) & (PEOPLE_KV_BUCKETS - 1);
+    return (uint32_t)bytes_hash(khash ^ 0x9e3779b97f4a7c15ULL, v, vl);
 }
 
-static uint32_t bucket_of(const uint8_t *prefix)
+/* The match hash's first bytes: already uniform. */
+static uint32_t rule_hash(const uint8_t *prefix)
 {
-    return ((uint32_t)prefix[1] | (uint32_t)prefix[2] << 8 | (uint32_t)prefix[3] << 16) &
-           (PEND_BUCKETS - 1);
+    return (uint32_t)prefix[1] | (uint32_t)prefix[2] << 8 | (uint32_t)prefix[3] << 16 |
+           (uint32_t)prefix[4] << 24;
+}
+
+static bool tab_init(ptab_t *t, uint32_t buckets)
+{
+    t->heads = malloc(buckets * sizeof *t->heads);
+    if (!t->heads)
+        return false;
+    t->mask = buckets - 1;
+    memset(t->heads, 0xff, buckets * sizeof *t->heads);
+    return true;
+}
+
+/* Room for entry number `entries` (load <= 1): double the rule table and
+ * relink every entry in index order. */
+static bn_status_t rule_tab_room(bn_rule_pend_t *p, size_t entries, bn_error_t *err)
+{
+    if (entries <= (size_t)p->rule.mask + 1)
+        return BN_OK;
+    ptab_t t;
+    if ((size_t)p->rule.mask + 1 > NONE / 2 || !tab_init(&t, (p->rule.mask + 1) * 2))
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t b = rule_hash(p->e[i].key) & t.mask;
+        p->e[i].next = t.heads[b];
+        t.heads[b] = (uint32_t)i;
+    }
+    free(p->rule.heads);
+    p->rule = t;
+    return BN_OK;
+}
+
+/* The same for both people tables. */
+static bn_status_t people_tab_room(bn_rule_pend_t *p, size_t entries, bn_error_t *err)
+{
+    if (entries <= (size_t)p->kv.mask + 1)
+        return BN_OK;
+    ptab_t tb = {NULL, 0}, tk = {NULL, 0};
+    if ((size_t)p->kv.mask + 1 > NONE / 2 || !tab_init(&tb, (p->kv.mask + 1) * 2) ||
+        !tab_init(&tk, (p->kv.mask + 1) * 2)) {
+        free(tb.heads);
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    }
+    for (size_t i = 0; i < p->pn; i++) {
+        ppent_t *x = &p->pe[i];
+        x->next = tb.heads[x->khash & tb.mask];
+        tb.heads[x->khash & tb.mask] = (uint32_t)i;
+        x->next_kv = tk.heads[x->kvhash & tk.mask];
+        tk.heads[x->kvhash & tk.mask] = (uint32_t)i;
+    }
+    free(p->block.heads);
+    free(p->kv.heads);
+    p->block = tb;
+    p->kv = tk;
+    return BN_OK;
 }
 
 bn_status_t bn_rules_pend_new(bn_rule_pend_t **out, bn_error_t *err)
 {
     *out = NULL;
     bn_rule_pend_t *p = calloc(1, sizeof *p);
-    if (!p || !(p->heads = malloc(PEND_BUCKETS * sizeof *p->heads)) ||
-        !(p->pheads = malloc(PEOPLE_BUCKETS * sizeof *p->pheads)) ||
-        !(p->kvheads = malloc(PEOPLE_KV_BUCKETS * sizeof *p->kvheads))) {
-        if (p) {
-            free(p->heads);
-            free(p->pheads);
-        }
-        free(p);
+    if (!p || !tab_init(&p->rule, MIN_BUCKETS) || !tab_init(&p->block, MIN_BUCKETS) ||
+        !tab_init(&p->kv, MIN_BUCKETS)) {
+        bn_rules_pend_destroy(&p);
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
     }
-    memset(p->heads, 0xff, PEND_BUCKETS * sizeof *p->heads);
-    memset(p->pheads, 0xff, PEOPLE_BUCKETS * sizeof *p->pheads);
-    memset(p->kvheads, 0xff, PEOPLE_KV_BUCKETS * sizeof *p->kvheads);
     *out = p;
     return BN_OK;
 }
@@ -496,9 +576,9 @@ void bn_rules_pend_destroy(bn_rule_pend_t **self_p)
     free((*self_p)->e);
     free((*self_p)->pe);
     free((*self_p)->arena);
-    free((*self_p)->heads);
-    free((*self_p)->pheads);
-    free((*self_p)->kvheads);
+    free((*self_p)->rule.heads);
+    free((*self_p)->block.heads);
+    free((*self_p)->kv.heads);
     free(*self_p);
     *self_p = NULL;
 }
@@ -519,23 +599,23 @@ void bn_rules_pend_rollback(bn_rule_pend_t *p)
 {
     while (p->n > p->mark_n) { /* newest first: each is its bucket's head */
         pent_t *x = &p->e[--p->n];
-        p->heads[bucket_of(x->key)] = x->next;
+        p->rule.heads[rule_hash(x->key) & p->rule.mask] = x->next;
     }
     while (p->pn > p->mark_pn) {
         ppent_t *x = &p->pe[--p->pn];
-        const uint8_t *k = p->arena + x->key_off, *v = p->arena + x->val_off;
-        p->pheads[people_bucket(k, x->key_len)] = x->next;
-        p->kvheads[people_kv_bucket(k, x->key_len, v, x->val_len)] = x->next_kv;
+        p->block.heads[x->khash & p->block.mask] = x->next;
+        p->kv.heads[x->kvhash & p->kv.mask] = x->next_kv;
     }
     p->alen = p->mark_alen;
 }
 
+/* Emptied; the tables keep their size, the next round fills them again. */
 void bn_rules_pend_clear(bn_rule_pend_t *p)
 {
     p->n = p->pn = p->alen = p->mark_n = p->mark_pn = p->mark_alen = 0;
-    memset(p->heads, 0xff, PEND_BUCKETS * sizeof *p->heads);
-    memset(p->pheads, 0xff, PEOPLE_BUCKETS * sizeof *p->pheads);
-    memset(p->kvheads, 0xff, PEOPLE_KV_BUCKETS * sizeof *p->kvheads);
+    memset(p->rule.heads, 0xff, ((size_t)p->rule.mask + 1) * sizeof *p->rule.heads);
+    memset(p->block.heads, 0xff, ((size_t)p->block.mask + 1) * sizeof *p->block.heads);
+    memset(p->kv.heads, 0xff, ((size_t)p->kv.mask + 1) * sizeof *p->kv.heads);
 }
 
 /* Room for more bytes in the arena. */
@@ -554,25 +634,33 @@ static bn_status_t arena_room(bn_rule_pend_t *p, size_t more, bn_error_t *err)
     return BN_OK;
 }
 
-bool bn_pend_people_has(const bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
-                        size_t vl)
+static bool people_find(const bn_rule_pend_t *p, uint32_t kvh, const void *block, size_t bl,
+                        const void *val, size_t vl)
 {
-    for (uint32_t i = p->kvheads[people_kv_bucket(block, bl, val, vl)]; i != NONE;
-         i = p->pe[i].next_kv) {
+    for (uint32_t i = p->kv.heads[kvh & p->kv.mask]; i != NONE; i = p->pe[i].next_kv) {
         const ppent_t *x = &p->pe[i];
-        if (x->key_len == bl && x->val_len == vl && memcmp(p->arena + x->key_off, block, bl) == 0 &&
+        if (x->kvhash == kvh && x->key_len == bl && x->val_len == vl &&
+            memcmp(p->arena + x->key_off, block, bl) == 0 &&
             memcmp(p->arena + x->val_off, val, vl) == 0)
             return true;
     }
     return false;
 }
 
-bn_status_t bn_pend_people_add(bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
-                               size_t vl, bn_error_t *err)
+bool bn_pend_people_has(const bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
+                        size_t vl)
+{
+    return people_find(p, kv_hash(block_hash(block, bl), val, vl), block, bl, val, vl);
+}
+
+bn_status_t bn_pend_people_add(bn_rule_pend_t *p, bn_store_txn_t *t, const void *block, size_t bl,
+                               const void *val, size_t vl, bn_error_t *err)
 {
     if (bl > 0xffff || vl > 0xffff)
         return bn_error_set(err, BN_INVALID_EVENT, 0, "subject", "person index entry too long");
-    if (bn_pend_people_has(p, block, bl, val, vl))
+    uint32_t kh = block_hash(block, bl), kvh = kv_hash(kh, val, vl);
+    if (people_find(p, kvh, block, bl, val, vl) ||
+        (t && bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl)))
         return BN_OK;
     if (p->pn == p->pcap) {
         size_t cap = p->pcap ? p->pcap * 2 : 4096;
@@ -583,6 +671,8 @@ bn_status_t bn_pend_people_add(bn_rule_pend_t *p, const void *block, size_t bl, 
         p->pcap = cap;
     }
     bn_status_t st = arena_room(p, bl + vl, err);
+    if (st == BN_OK)
+        st = people_tab_room(p, p->pn + 1, err);
     if (st != BN_OK)
         return st;
     ppent_t *x = &p->pe[p->pn];
@@ -594,20 +684,23 @@ bn_status_t bn_pend_people_add(bn_rule_pend_t *p, const void *block, size_t bl, 
     p->alen += vl;
     x->key_len = (uint16_t)bl;
     x->val_len = (uint16_t)vl;
-    uint32_t b = people_bucket(block, bl), kb = people_kv_bucket(block, bl, val, vl);
-    x->next = p->pheads[b];
-    x->next_kv = p->kvheads[kb];
-    p->pheads[b] = (uint32_t)p->pn;
-    p->kvheads[kb] = (uint32_t)p->pn++;
+    x->khash = kh;
+    x->kvhash = kvh;
+    uint32_t b = kh & p->block.mask, kb = kvh & p->kv.mask;
+    x->next = p->block.heads[b];
+    x->next_kv = p->kv.heads[kb];
+    p->block.heads[b] = (uint32_t)p->pn;
+    p->kv.heads[kb] = (uint32_t)p->pn++;
     return BN_OK;
 }
 
 void bn_pend_people_each(const bn_rule_pend_t *p, const void *block, size_t bl,
                          bn_store_kv_fn visit, void *ctx)
 {
-    for (uint32_t i = p->pheads[people_bucket(block, bl)]; i != NONE; i = p->pe[i].next) {
+    uint32_t kh = block_hash(block, bl);
+    for (uint32_t i = p->block.heads[kh & p->block.mask]; i != NONE; i = p->pe[i].next) {
         const ppent_t *x = &p->pe[i];
-        if (x->key_len != bl || memcmp(p->arena + x->key_off, block, bl) != 0)
+        if (x->khash != kh || x->key_len != bl || memcmp(p->arena + x->key_off, block, bl) != 0)
             continue;
         bn_store_kv_t kv = {p->arena + x->key_off, x->key_len, p->arena + x->val_off, x->val_len};
         if (!visit(ctx, &kv))
@@ -627,6 +720,8 @@ static bn_status_t pend_add(bn_rule_pend_t *p, const uint8_t *key, const uint8_t
         p->cap = cap;
     }
     bn_status_t st = arena_room(p, vl, err);
+    if (st == BN_OK)
+        st = rule_tab_room(p, p->n + 1, err);
     if (st != BN_OK)
         return st;
     pent_t *x = &p->e[p->n];
@@ -634,20 +729,25 @@ static bn_status_t pend_add(bn_rule_pend_t *p, const uint8_t *key, const uint8_t
     memcpy(p->arena + p->alen, val, vl);
     x->val_off = (uint32_t)p->alen;
     x->val_len = (uint16_t)vl;
-    uint32_t b = bucket_of(key);
-    x->next = p->heads[b];
-    p->heads[b] = (uint32_t)p->n++;
+    uint32_t b = rule_hash(key) & p->rule.mask;
+    x->next = p->rule.heads[b];
+    p->rule.heads[b] = (uint32_t)p->n++;
     p->alen += vl;
     return BN_OK;
 }
 
-/* The pending entries of w's hash (any order). */
+/* The pending entries of w's hash (any order). The chain's other hashes are
+ * told apart by their first 8 bytes, in the entry itself. */
 static void pend_walk(const bn_rule_pend_t *p, walk_t *w)
 {
-    for (uint32_t i = p->heads[bucket_of(w->prefix)]; i != NONE && !w->found && w->st == BN_OK;
-         i = p->e[i].next) {
+    uint64_t tag;
+    memcpy(&tag, w->prefix, 8);
+    for (uint32_t i = p->rule.heads[rule_hash(w->prefix) & p->rule.mask];
+         i != NONE && !w->found && w->st == BN_OK; i = p->e[i].next) {
         const pent_t *x = &p->e[i];
-        if (memcmp(x->key, w->prefix, sizeof w->prefix) != 0)
+        uint64_t xt;
+        memcpy(&xt, x->key, 8);
+        if (xt != tag || memcmp(x->key, w->prefix, sizeof w->prefix) != 0)
             continue;
         int32_t start = key_start(x->key);
         if (start > w->hi || ++w->walked > MAX_WALK)
@@ -657,55 +757,121 @@ static void pend_walk(const bn_rule_pend_t *p, walk_t *w)
     }
 }
 
+/* One pending pair in the flush's sort: the key's first 8 bytes big-endian
+ * (which decide nearly every comparison without a memory access), then key
+ * and value. */
 typedef struct {
+    uint64_t hi;
     const uint8_t *k, *v;
     uint16_t kl, vl;
-} people_kv_t;
+} sortrec_t;
 
-static int cmp_people_kv(const void *a, const void *b)
+static int cmp_sortrec(const void *a, const void *b)
 {
-    const people_kv_t *x = a, *y = b;
+    const sortrec_t *x = a, *y = b;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
     size_t n = x->kl < y->kl ? x->kl : y->kl;
     int c = memcmp(x->k, y->k, n);
-    return c ? c : (int)x->kl - (int)y->kl;
+    if (c || x->kl != y->kl)
+        return c ? c : (int)x->kl - (int)y->kl;
+    n = x->vl < y->vl ? x->vl : y->vl;
+    c = memcmp(x->v, y->v, n);
+    return c ? c : (int)x->vl - (int)y->vl;
 }
 
-static int cmp_pent(const void *a, const void *b)
+#define SORT_RUN_QSORT 64   /* runs of equal hi up to this long: qsort */
+#define SORT_RADIX_BYTES 64 /* key bytes the radix passes look at, at most */
+
+/* Key bytes [off, off + 8) big-endian, zero-padded. */
+static uint64_t key_word(const sortrec_t *r, size_t off)
 {
-    return memcmp((*(const pent_t *const *)a)->key, (*(const pent_t *const *)b)->key,
-                  IDX_KEY_LEN);
+    uint8_t b[8] = {0};
+    if (off < r->kl)
+        memcpy(b, r->k + off, r->kl - off < 8 ? r->kl - off : 8);
+    return bn_store_get_be64(b);
+}
+
+/* In key order (then value), by a byte-wise radix sort on hi (key bytes
+ * [off, off + 8)); a long run of equal hi goes on with the next 8 bytes
+ * (people keys share their birth month), a short one to qsort. tmp has
+ * room for n. */
+static void sort_recs(sortrec_t *a, sortrec_t *tmp, size_t n, size_t off)
+{
+    sortrec_t *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && n > 1; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].hi >> shift) & 0xff]++;
+        if (count[(src[0].hi >> shift) & 0xff] == n)
+            continue; /* one digit for all: this pass would change nothing */
+        size_t pos = 0;
+        for (unsigned d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].hi >> shift) & 0xff]++] = src[i];
+        sortrec_t *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && a[j].hi == a[i].hi; j++) {
+        }
+        if (j - i > SORT_RUN_QSORT && off + 8 < SORT_RADIX_BYTES) {
+            for (size_t x = i; x < j; x++)
+                a[x].hi = key_word(&a[x], off + 8);
+            sort_recs(a + i, tmp, j - i, off + 8);
+        } else if (j - i > 1) {
+            qsort(a + i, j - i, sizeof *a, cmp_sortrec);
+        }
+    }
+}
+
+/* Put recs[0..n) (sorted) into db through one cursor. */
+static bn_status_t put_sorted(bn_store_txn_t *t, bn_store_db_t db, const sortrec_t *recs,
+                              size_t n, size_t vcap, bn_error_t *err)
+{
+    bn_store_putter_t *c = NULL;
+    bn_status_t st = bn_store_putter_open(t, db, &c, err);
+    for (size_t i = 0; i < n && st == BN_OK; i++)
+        st = bn_store_putter_put(c, recs[i].k, recs[i].kl, recs[i].v,
+                                 recs[i].vl < vcap ? recs[i].vl : vcap, err);
+    bn_store_putter_close(&c);
+    return st;
 }
 
 bn_status_t bn_rules_pend_flush(bn_rule_pend_t *p, bn_store_txn_t *t, uint64_t upto,
                                 bn_error_t *err)
 {
-    const pent_t **order = malloc((p->n ? p->n : 1) * sizeof *order);
-    if (!order)
-        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
-    for (size_t i = 0; i < p->n; i++)
-        order[i] = &p->e[i];
-    qsort(order, p->n, sizeof *order, cmp_pent);
-    bn_status_t st = BN_OK;
-    for (size_t i = 0; i < p->n && st == BN_OK; i++) {
-        const pent_t *x = order[i];
-        st = bn_store_txn_put(t, BN_DB_RULEIDX, x->key, IDX_KEY_LEN, p->arena + x->val_off, 4,
-                              err); /* the end day; the rest is in the event */
+    size_t most = p->n > p->pn ? p->n : p->pn;
+    sortrec_t *recs = malloc((most ? most : 1) * 2 * sizeof *recs);
+    if (!recs)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    sortrec_t *tmp = recs + (most ? most : 1);
+    for (size_t i = 0; i < p->n; i++) {
+        const pent_t *x = &p->e[i];
+        recs[i] = (sortrec_t){0, x->key, p->arena + x->val_off, IDX_KEY_LEN, x->val_len};
+        recs[i].hi = key_word(&recs[i], 0);
     }
-    free(order);
-    people_kv_t *pk = st == BN_OK ? malloc((p->pn ? p->pn : 1) * sizeof *pk) : NULL;
-    if (st == BN_OK && !pk)
-        st = bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
-    if (pk) {
+    sort_recs(recs, tmp, p->n, 0);
+    /* The end day only: the rest is in the event. */
+    bn_status_t st = put_sorted(t, BN_DB_RULEIDX, recs, p->n, 4, err);
+    if (st == BN_OK) {
         for (size_t i = 0; i < p->pn; i++) {
             const ppent_t *x = &p->pe[i];
-            pk[i] = (people_kv_t){p->arena + x->key_off, p->arena + x->val_off, x->key_len,
-                                  x->val_len};
+            const uint8_t *k = p->arena + x->key_off;
+            recs[i] = (sortrec_t){0, k, p->arena + x->val_off, x->key_len, x->val_len};
+            recs[i].hi = key_word(&recs[i], 0);
         }
-        qsort(pk, p->pn, sizeof *pk, cmp_people_kv);
-        for (size_t i = 0; i < p->pn && st == BN_OK; i++)
-            st = bn_store_txn_put(t, BN_DB_PEOPLE, pk[i].k, pk[i].kl, pk[i].v, pk[i].vl, err);
-        free(pk);
+        sort_recs(recs, tmp, p->pn, 0);
+        st = put_sorted(t, BN_DB_PEOPLE, recs, p->pn, SIZE_MAX, err);
     }
+    free(recs);
     uint8_t v[8];
     bn_store_put_be64(v, upto);
     if (st == BN_OK)
@@ -833,7 +999,7 @@ static bn_status_t recover_person(bn_rule_pend_t *p, const Benang__V1__Subject *
                                                                 : BN_LINK_SEX_UNKNOWN);
     memcpy(val + 65, name, nl);
     /* Added even when LMDB has it already: the flush writes it once. */
-    return bn_pend_people_add(p, block, bl, val, 65 + nl, err);
+    return bn_pend_people_add(p, NULL, block, bl, val, 65 + nl, err);
 }
 
 static bool visit_recover(void *ctx, uint64_t seq, const char *topic, size_t tl, const uint8_t *ev,

@@ -82,8 +82,11 @@ bn_status_t bn_rules_pend_recover(bn_rule_pend_t *p, const bn_config_t *cfg, bn_
  * reason (their keys, birth date + village, are random): block -> value. */
 bool bn_pend_people_has(const bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
                         size_t vl);
-bn_status_t bn_pend_people_add(bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
-                               size_t vl, bn_error_t *err);
+/* Add block -> val unless p holds it already or (t not NULL) the people
+ * database does: one hash for both looks. Returns BN_OK, BN_INVALID_EVENT
+ * (longer than 64 KiB), BN_NOMEM. */
+bn_status_t bn_pend_people_add(bn_rule_pend_t *p, bn_store_txn_t *t, const void *block, size_t bl,
+                               const void *val, size_t vl, bn_error_t *err);
 /* Visit the pending values of block (kv.key is the block) until visit returns false. */
 void bn_pend_people_each(const bn_rule_pend_t *p, const void *block, size_t bl,
                          bn_store_kv_fn visit, void *ctx);

@@ -668,6 +668,55 @@ bn_status_t bn_store_txn_put(bn_store_txn_t *t, bn_store_db_t db, const void *ke
     return rc ? mdb_fail(err, rc, DB_NAMES[db]) : BN_OK;
 }
 
+struct bn_store_putter {
+    MDB_cursor *cur;
+    bn_store_db_t db;
+};
+
+bn_status_t bn_store_putter_open(bn_store_txn_t *t, bn_store_db_t db, bn_store_putter_t **out,
+                                 bn_error_t *err)
+{
+    *out = NULL;
+    if ((unsigned)db >= BN_DB_COUNT_)
+        return bn_error_set(err, BN_USAGE, 0, "store", "no database #%d", (int)db);
+    bn_store_putter_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+    int rc = mdb_cursor_open(t->txn, t->store->dbs[db], &c->cur);
+    if (rc) {
+        free(c);
+        return mdb_fail(err, rc, DB_NAMES[db]);
+    }
+    c->db = db;
+    *out = c;
+    return BN_OK;
+}
+
+bn_status_t bn_store_putter_put(bn_store_putter_t *c, const void *key, size_t klen,
+                                const void *val, size_t vlen, bn_error_t *err)
+{
+    bn_status_t st = key_check(c->db, klen, err);
+    if (st != BN_OK)
+        return st;
+    bool dups = c->db == BN_DB_PEOPLE;
+    if (dups && vlen > 511)
+        vlen = 511; /* a dupsort value is a key to LMDB */
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_cursor_put(c->cur, &k, &v, dups ? MDB_NODUPDATA : 0);
+    if (rc == MDB_KEYEXIST)
+        return BN_OK;
+    return rc ? mdb_fail(err, rc, DB_NAMES[c->db]) : BN_OK;
+}
+
+void bn_store_putter_close(bn_store_putter_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    mdb_cursor_close((*self_p)->cur);
+    free(*self_p);
+    *self_p = NULL;
+}
+
 bn_status_t bn_store_txn_put_msg(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
                                  const ProtobufCMessage *msg, bn_error_t *err)
 {

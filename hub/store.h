@@ -166,6 +166,21 @@ bn_status_t bn_store_txn_get(bn_store_txn_t *t, bn_store_db_t db, const void *ke
 /* Put (replace; for the dupsort people db: add the value unless present). */
 bn_status_t bn_store_txn_put(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
                              const void *val, size_t vlen, bn_error_t *err);
+/* A write cursor for many puts in key order: a key that lands on the leaf
+ * page of the previous put is put without a descent from the root (LMDB's
+ * positioned-cursor shortcut). Lives within t; close it before t ends. */
+typedef struct bn_store_putter bn_store_putter_t;
+/* Returns BN_OK, BN_USAGE (no such db), BN_NOMEM, BN_STORE. */
+bn_status_t bn_store_putter_open(bn_store_txn_t *t, bn_store_db_t db, bn_store_putter_t **out,
+                                 bn_error_t *err);
+/* Put (replace; for the dupsort people db: add the value unless present),
+ * like bn_store_txn_put but without its read-only look first: for pairs that
+ * are mostly new. Returns BN_OK, BN_INVALID_EVENT (key length), BN_STORE,
+ * BN_STORE_FULL. */
+bn_status_t bn_store_putter_put(bn_store_putter_t *c, const void *key, size_t klen,
+                                const void *val, size_t vlen, bn_error_t *err);
+/* NULL-safe; nulls *self_p. */
+void bn_store_putter_close(bn_store_putter_t **self_p);
 /* Put (replace) a protobuf message, packed straight into the page (not for
  * the dupsort people db). */
 bn_status_t bn_store_txn_put_msg(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
