@@ -17,8 +17,8 @@
 
 #include "benang/status.h"
 #include "benang/v1/protocol.pb-c.h"
+#include "pend.h"
 #include "pseudonym.h"
-#include "rules.h"
 #include "store.h"
 
 /* Subjects with a NIK recorded lately, exactly as they came (key, name, birth
@@ -32,10 +32,10 @@ typedef struct {
 } bn_linker_seen_t;
 
 typedef struct {
-    double upper, lower;   /* thresholds, lower <= upper */
-    uint32_t max_block;    /* most candidates compared per block */
+    double upper, lower;    /* thresholds, lower <= upper */
+    uint32_t max_block;     /* most candidates compared per block */
     bn_linker_seen_t *seen; /* may be NULL */
-    bn_rule_pend_t *pend;   /* new people entries wait here (NULL: straight to LMDB) */
+    bn_pend_t *pend;        /* new people entries wait here (NULL: straight to LMDB) */
 } bn_linker_options_t;
 
 /* Resolve ev->subject within txn t for the event about to be stored at seq:

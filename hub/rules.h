@@ -2,10 +2,8 @@
  *
  * Each rule of hub.yaml (config.h: bn_rule_conf_t) indexes the events of its
  * type under a hash of the fields it matches on, with the event's day or
- * period, in the ruleidx database:
- *     ['r'][16-byte match hash of rule id + values][u32 BE start day][u64 BE seq] -> [u32 BE end day]
- * (entries still in memory also carry agency\0source_id; for one in LMDB they
- * are read from the event on a hit)
+ * period, in the ruleidx database (key and value layout: pend.h; the entries
+ * not yet in LMDB wait in its bn_pend_t).
  * A new event looks up its own hash, seeks to the first start day that can
  * relate to it and walks forward while start days can still relate: one
  * B-tree seek plus the few events of the same person/course/area, so
@@ -25,6 +23,7 @@
 #include "benang/status.h"
 #include "benang/v1/event.pb-c.h"
 #include "config.h"
+#include "pend.h"
 #include "store.h"
 
 #define BN_FINDING_MAX_SOURCE 200
@@ -32,7 +31,7 @@
 /* One finding, to be stored as an alert event at the end of the batch. */
 typedef struct {
     const bn_rule_conf_t *rule;
-    uint64_t seqs[2];                        /* earlier, later */
+    uint64_t seqs[2]; /* earlier, later */
     char agencies[2][64];
     char source_ids[2][BN_FINDING_MAX_SOURCE];
     char subject_key[65];
@@ -41,7 +40,7 @@ typedef struct {
     char referral_id[BN_FINDING_MAX_SOURCE];
     char period_start[32], period_end[32];
     char message[400];
-    uint8_t pair_hash[16];                   /* its key in the alerted database */
+    uint8_t pair_hash[16]; /* its key in the alerted database */
     uint8_t rule_no;
 } bn_finding_t;
 
@@ -55,47 +54,17 @@ bn_finding_t *bn_findings_push(bn_findings_t *f);
 void bn_findings_clear(bn_findings_t *f);
 void bn_findings_free(bn_findings_t *f);
 
-/* The index entries not yet in LMDB, of the rules and of the people database
- * (see rules.c: they are put in one sorted pass every so often; the event log
- * is their durable copy). Writer thread. */
-typedef struct bn_rule_pend bn_rule_pend_t;
-
-bn_status_t bn_rules_pend_new(bn_rule_pend_t **out, bn_error_t *err);
-void bn_rules_pend_destroy(bn_rule_pend_t **self_p);
-size_t bn_rules_pend_count(const bn_rule_pend_t *p);
-/* Before a batch attempt: what rollback returns to. */
-void bn_rules_pend_mark(bn_rule_pend_t *p);
-/* A failed attempt: drop the entries added since the mark. */
-void bn_rules_pend_rollback(bn_rule_pend_t *p);
-/* Put every pending entry into LMDB in key order within t, and record that
- * the entries of every event up to seq upto are there. Call
- * bn_rules_pend_clear() once t has committed. */
-bn_status_t bn_rules_pend_flush(bn_rule_pend_t *p, bn_store_txn_t *t, uint64_t upto,
-                                bn_error_t *err);
-void bn_rules_pend_clear(bn_rule_pend_t *p);
-/* At start: derive again the entries of the events stored after the last
- * flush (*replayed of them). Returns BN_OK or a store status. */
-bn_status_t bn_rules_pend_recover(bn_rule_pend_t *p, const bn_config_t *cfg, bn_store_t *s,
+/* At start: derive again the index entries (rules and people) of the
+ * events stored after the last flush of p (*replayed of them), into p, and
+ * mark p there. Returns BN_OK, BN_NOMEM or a store status. */
+bn_status_t bn_rules_pend_recover(bn_pend_t *p, const bn_config_t *cfg, bn_store_t *s,
                                   uint64_t *replayed, bn_error_t *err);
-
-/* New entries of the people database (linker.c) wait here too, for the same
- * reason (their keys, birth date + village, are random): block -> value. */
-bool bn_pend_people_has(const bn_rule_pend_t *p, const void *block, size_t bl, const void *val,
-                        size_t vl);
-/* Add block -> val unless p holds it already or (t not NULL) the people
- * database does: one hash for both looks. Returns BN_OK, BN_INVALID_EVENT
- * (longer than 64 KiB), BN_NOMEM. */
-bn_status_t bn_pend_people_add(bn_rule_pend_t *p, bn_store_txn_t *t, const void *block, size_t bl,
-                               const void *val, size_t vl, bn_error_t *err);
-/* Visit the pending values of block (kv.key is the block) until visit returns false. */
-void bn_pend_people_each(const bn_rule_pend_t *p, const void *block, size_t bl,
-                         bn_store_kv_fn visit, void *ctx);
 
 /* Check ev, just stored at seq with subject key (may be ""), against every
  * enabled rule of its type in cfg, append findings to out, and index ev
  * (into pend; straight into LMDB when pend is NULL).
  * Returns BN_OK, BN_NOMEM or a store status. */
-bn_status_t bn_rules_check(const bn_config_t *cfg, bn_store_txn_t *t, bn_rule_pend_t *pend,
+bn_status_t bn_rules_check(const bn_config_t *cfg, bn_store_txn_t *t, bn_pend_t *pend,
                            const Benang__V1__Event *ev, const char *subject_key, uint64_t seq,
                            bn_findings_t *out, bn_error_t *err);
 

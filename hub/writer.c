@@ -18,6 +18,7 @@
 #include "benang/v1/protocol.pb-c.h"
 #include "linker.h"
 #include "log.h"
+#include "pend.h"
 #include "pipeline.h"
 #include "referrals.h"
 #include "rules.h"
@@ -34,7 +35,7 @@ struct bn_writer {
     bn_linker_options_t link_opt;
     const bn_rule_conf_t *unanswered; /* the unanswered-referral rule, or NULL */
     bn_findings_t findings;           /* of the batch being written */
-    bn_rule_pend_t *pend;             /* rule index entries not yet in LMDB */
+    bn_pend_t *pend;                  /* index entries (rules, people) not yet in LMDB */
     int64_t event_clock;              /* latest occurred_at stored (unix s), never past now */
     pthread_t thread;
     bool started;
@@ -266,8 +267,8 @@ static bn_status_t check_referrals(bn_store_txn_t *t, bn_req_t *r, bn_error_t *e
             st = BN_OK;
     }
     if (st == BN_OK)
-        st = bn_referrals_check(t, r->agency ? r->agency : "", r->events.items, skip,
-                                r->events.len, err);
+        st = bn_referrals_check(t, r->agency ? r->agency : "", r->events.items, skip, r->events.len,
+                                err);
     free(skip);
     return st;
 }
@@ -449,7 +450,7 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
     w->n_counts = 0;
     bn_findings_clear(&w->findings);
     bn_batch_clear_alerts(b);
-    bn_rules_pend_mark(w->pend);
+    bn_pend_mark(w->pend);
     for (size_t i = 0; i < b->len && st == BN_OK; i++)
         st = write_request(w, t, b->reqs[i], &head, err);
     if (st == BN_OK)
@@ -460,21 +461,21 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
         bn_store_abort(&t); /* a timer tick that found nothing: no commit, no fsync */
         return BN_OK;
     }
-    bool flush = st == BN_OK && bn_rules_pend_count(w->pend) >= w->cfg->rule_index_flush;
+    bool flush = st == BN_OK && bn_pend_count(w->pend) >= w->cfg->rule_index_flush;
     if (flush)
-        st = bn_rules_pend_flush(w->pend, t, head, err);
+        st = bn_pend_flush(w->pend, t, head, err);
     if (st == BN_OK)
         st = bn_store_commit(&t, err);
     else
         bn_store_abort(&t);
     if (st != BN_OK) {
-        bn_rules_pend_rollback(w->pend); /* the batch is redone or refused whole */
-        if (w->link_opt.seen) /* it may name people the store does not hold */
+        bn_pend_rollback(w->pend); /* the batch is redone or refused whole */
+        if (w->link_opt.seen)      /* it may name people the store does not hold */
             memset(w->link_opt.seen, 0, sizeof *w->link_opt.seen);
         return st;
     }
     if (flush) {
-        bn_rules_pend_clear(w->pend);
+        bn_pend_clear(w->pend);
         bn_log(BN_LOG_DEBUG, "rule_index_flushed", "upto=%llu", (unsigned long long)head);
     }
     return BN_OK;
@@ -536,24 +537,24 @@ static void maybe_sync(bn_writer_t *w, bool force)
  * nothing to derive again. On failure they are derived at the next start. */
 static void flush_pending(bn_writer_t *w)
 {
-    if (!bn_rules_pend_count(w->pend))
+    if (!bn_pend_count(w->pend))
         return;
     bn_error_t err;
     bn_store_txn_t *t = NULL;
     bn_status_t st = bn_store_begin(w->store, &t, &err);
     if (st == BN_OK)
-        st = bn_rules_pend_flush(w->pend, t, bn_store_head(w->store), &err);
+        st = bn_pend_flush(w->pend, t, bn_store_head(w->store), &err);
     if (st == BN_OK)
         st = bn_store_commit(&t, &err);
     else
         bn_store_abort(&t);
     if (st == BN_OK) {
-        bn_rules_pend_clear(w->pend);
+        bn_pend_clear(w->pend);
         w->dirty = true;
     } else {
         char q[400];
-        bn_log(BN_LOG_WARN, "index_flush_at_stop_failed", "status=%s error=%s",
-               bn_status_name(st), bn_log_quote(err.msg, q, sizeof q));
+        bn_log(BN_LOG_WARN, "index_flush_at_stop_failed", "status=%s error=%s", bn_status_name(st),
+               bn_log_quote(err.msg, q, sizeof q));
     }
 }
 
@@ -563,7 +564,8 @@ static void *run(void *arg)
     w->last_sync_ms = now_ms();
     for (;;) {
         zmq_pollitem_t it = {w->pipe, 0, ZMQ_POLLIN, 0};
-        int timeout = w->cfg->durability == BN_DURABILITY_BUFFERED ? (int)w->cfg->sync_interval_ms : -1;
+        int timeout =
+            w->cfg->durability == BN_DURABILITY_BUFFERED ? (int)w->cfg->sync_interval_ms : -1;
         int rc = zmq_poll(&it, 1, timeout);
         if (rc < 0 && zmq_errno() == EINTR)
             continue;
@@ -590,8 +592,8 @@ static void *run(void *arg)
 }
 
 bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint,
-                            bn_store_t *store, const bn_pseudonym_t *pseudo,
-                            const bn_config_t *cfg, bn_error_t *err)
+                            bn_store_t *store, const bn_pseudonym_t *pseudo, const bn_config_t *cfg,
+                            bn_error_t *err)
 {
     *out = NULL;
     bn_writer_t *w = calloc(1, sizeof *w);
@@ -606,7 +608,7 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     w->link_opt.seen = calloc(1, sizeof *w->link_opt.seen); /* NULL: no shortcut, still right */
     w->unanswered = bn_rules_find(cfg, "referral");
     uint64_t replayed = 0;
-    bn_status_t pst = bn_rules_pend_new(&w->pend, err);
+    bn_status_t pst = bn_pend_new(&w->pend, err);
     if (pst == BN_OK)
         pst = bn_rules_pend_recover(w->pend, cfg, store, &replayed, err);
     if (pst != BN_OK) {
@@ -644,7 +646,7 @@ void bn_writer_join(bn_writer_t **self_p)
         zmq_setsockopt(w->pipe, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(w->pipe);
     }
-    bn_rules_pend_destroy(&w->pend);
+    bn_pend_destroy(&w->pend);
     free(w->link_opt.seen);
     free(w);
     *self_p = NULL;

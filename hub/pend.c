@@ -1,0 +1,515 @@
+/* pend.c: the index entries not yet in LMDB, of the rules and of the people database (pend.h).
+ *
+ * Index entries are not put into LMDB one by one: at millions of entries each
+ * random-key insert dirties its own leaf page, so every group commit would
+ * write a 4 KiB page per event. They gather in memory (a hash table on the
+ * match hash) and go to LMDB in one sorted pass every `rule_index_flush`
+ * entries, when many of them share a page. Lookups read both. The log stays
+ * the durable copy: meta "ruleidx_upto" is the last seq whose entries are in
+ * LMDB (written by bn_pend_flush, read by bn_pend_unflushed_from), and at
+ * start the entries of the events after it are derived again from the stored
+ * events (rules.c: bn_pend_recover).
+ *
+ * The tables are chained hashes whose bucket count doubles whenever the
+ * entries outnumber it (load <= 1), so a lookup looks at about one entry
+ * however many wait (up to rule_index_flush, a million). A person entry
+ * keeps 32-bit hashes of its block and of block + value, so the chain's
+ * other entries are passed over without a compare or a read of the arena; a
+ * rule entry's key starts with its match hash, compared 8 bytes first.
+ * Chains are newest first, also after a rehash (entries go back in index
+ * order), so a rollback unlinks each dropped entry from its bucket's head.
+ * Keys and values live in one arena, so a rollback or a clear frees nothing.
+ */
+#include "pend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+#define MIN_BUCKETS (1u << 12)
+static const char UPTO_KEY[] = "ruleidx_upto";
+
+typedef struct {
+    uint8_t key[BN_PEND_KEY_LEN];
+    uint16_t val_len;
+    uint32_t val_off; /* into arena */
+    uint32_t next;    /* the bucket's next entry, or NONE */
+} pent_t;
+
+/* A pending person: block -> [key][sex][name] (the people database). */
+typedef struct {
+    uint32_t key_off, val_off; /* into arena */
+    uint16_t key_len, val_len;
+    uint32_t khash;   /* hash of the block */
+    uint32_t kvhash;  /* hash of block and value */
+    uint32_t next;    /* the next entry of the block's bucket */
+    uint32_t next_kv; /* the next entry of the (block, value) bucket */
+} ppent_t;
+
+/* Bucket heads of one chained table: mask + 1 (a power of two) of them. */
+typedef struct {
+    uint32_t *heads;
+    uint32_t mask;
+} ptab_t;
+
+struct bn_pend {
+    pent_t *e;
+    size_t n, cap;
+    ppent_t *pe;
+    size_t pn, pcap;
+    uint8_t *arena;
+    size_t alen, acap;
+    ptab_t rule;      /* e by match hash */
+    ptab_t block, kv; /* pe by block, by (block, value) */
+    size_t mark_n, mark_pn, mark_alen;
+};
+
+/* 64-bit multiply-xorshift over 8-byte words, then a full avalanche, so the
+ * low bits (the bucket) depend on every byte. */
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+static uint64_t bytes_hash(uint64_t h, const uint8_t *k, size_t kl)
+{
+    h ^= (uint64_t)kl * 0x9e3779b97f4a7c15ULL;
+    for (; kl >= 8; k += 8, kl -= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, k, kl);
+    return mix64(h ^ w);
+}
+
+static uint32_t block_hash(const uint8_t *k, size_t kl)
+{
+    return (uint32_t)bytes_hash(0x5bd1e995u, k, kl);
+}
+
+/* Existence checks hash the value too: one block can hold very many people. */
+static uint32_t kv_hash(uint32_t khash, const uint8_t *v, size_t vl)
+{
+    return (uint32_t)bytes_hash(khash ^ 0x9e3779b97f4a7c15ULL, v, vl);
+}
+
+/* The match hash's first bytes: already uniform. */
+static uint32_t rule_hash(const uint8_t *prefix)
+{
+    return (uint32_t)prefix[1] | (uint32_t)prefix[2] << 8 | (uint32_t)prefix[3] << 16 |
+           (uint32_t)prefix[4] << 24;
+}
+
+static bool tab_init(ptab_t *t, uint32_t buckets)
+{
+    t->heads = malloc(buckets * sizeof *t->heads);
+    if (!t->heads)
+        return false;
+    t->mask = buckets - 1;
+    memset(t->heads, 0xff, buckets * sizeof *t->heads);
+    return true;
+}
+
+/* Room for entry number `entries` (load <= 1): double the rule table and
+ * relink every entry in index order. */
+static bn_status_t rule_tab_room(bn_pend_t *p, size_t entries, bn_error_t *err)
+{
+    if (entries <= (size_t)p->rule.mask + 1)
+        return BN_OK;
+    ptab_t t;
+    if ((size_t)p->rule.mask + 1 > NONE / 2 || !tab_init(&t, (p->rule.mask + 1) * 2))
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t b = rule_hash(p->e[i].key) & t.mask;
+        p->e[i].next = t.heads[b];
+        t.heads[b] = (uint32_t)i;
+    }
+    free(p->rule.heads);
+    p->rule = t;
+    return BN_OK;
+}
+
+/* The same for both people tables. */
+static bn_status_t people_tab_room(bn_pend_t *p, size_t entries, bn_error_t *err)
+{
+    if (entries <= (size_t)p->kv.mask + 1)
+        return BN_OK;
+    ptab_t tb = {NULL, 0}, tk = {NULL, 0};
+    if ((size_t)p->kv.mask + 1 > NONE / 2 || !tab_init(&tb, (p->kv.mask + 1) * 2) ||
+        !tab_init(&tk, (p->kv.mask + 1) * 2)) {
+        free(tb.heads);
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    }
+    for (size_t i = 0; i < p->pn; i++) {
+        ppent_t *x = &p->pe[i];
+        x->next = tb.heads[x->khash & tb.mask];
+        tb.heads[x->khash & tb.mask] = (uint32_t)i;
+        x->next_kv = tk.heads[x->kvhash & tk.mask];
+        tk.heads[x->kvhash & tk.mask] = (uint32_t)i;
+    }
+    free(p->block.heads);
+    free(p->kv.heads);
+    p->block = tb;
+    p->kv = tk;
+    return BN_OK;
+}
+
+bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err)
+{
+    *out = NULL;
+    bn_pend_t *p = calloc(1, sizeof *p);
+    if (!p || !tab_init(&p->rule, MIN_BUCKETS) || !tab_init(&p->block, MIN_BUCKETS) ||
+        !tab_init(&p->kv, MIN_BUCKETS)) {
+        bn_pend_destroy(&p);
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+    }
+    *out = p;
+    return BN_OK;
+}
+
+void bn_pend_destroy(bn_pend_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->e);
+    free((*self_p)->pe);
+    free((*self_p)->arena);
+    free((*self_p)->rule.heads);
+    free((*self_p)->block.heads);
+    free((*self_p)->kv.heads);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+size_t bn_pend_count(const bn_pend_t *p)
+{
+    return p->n + p->pn;
+}
+
+void bn_pend_mark(bn_pend_t *p)
+{
+    p->mark_n = p->n;
+    p->mark_pn = p->pn;
+    p->mark_alen = p->alen;
+}
+
+void bn_pend_rollback(bn_pend_t *p)
+{
+    while (p->n > p->mark_n) { /* newest first: each is its bucket's head */
+        pent_t *x = &p->e[--p->n];
+        p->rule.heads[rule_hash(x->key) & p->rule.mask] = x->next;
+    }
+    while (p->pn > p->mark_pn) {
+        ppent_t *x = &p->pe[--p->pn];
+        p->block.heads[x->khash & p->block.mask] = x->next;
+        p->kv.heads[x->kvhash & p->kv.mask] = x->next_kv;
+    }
+    p->alen = p->mark_alen;
+}
+
+/* Emptied; the tables keep their size, the next round fills them again. */
+void bn_pend_clear(bn_pend_t *p)
+{
+    p->n = p->pn = p->alen = p->mark_n = p->mark_pn = p->mark_alen = 0;
+    memset(p->rule.heads, 0xff, ((size_t)p->rule.mask + 1) * sizeof *p->rule.heads);
+    memset(p->block.heads, 0xff, ((size_t)p->block.mask + 1) * sizeof *p->block.heads);
+    memset(p->kv.heads, 0xff, ((size_t)p->kv.mask + 1) * sizeof *p->kv.heads);
+}
+
+/* Room for more bytes in the arena. */
+static bn_status_t arena_room(bn_pend_t *p, size_t more, bn_error_t *err)
+{
+    if (p->alen + more <= p->acap)
+        return BN_OK;
+    size_t cap = p->acap ? p->acap * 2 : 1 << 16;
+    while (cap < p->alen + more)
+        cap *= 2;
+    uint8_t *g = cap < NONE ? realloc(p->arena, cap) : NULL;
+    if (!g)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    p->arena = g;
+    p->acap = cap;
+    return BN_OK;
+}
+
+static bool people_find(const bn_pend_t *p, uint32_t kvh, const void *block, size_t bl,
+                        const void *val, size_t vl)
+{
+    for (uint32_t i = p->kv.heads[kvh & p->kv.mask]; i != NONE; i = p->pe[i].next_kv) {
+        const ppent_t *x = &p->pe[i];
+        if (x->kvhash == kvh && x->key_len == bl && x->val_len == vl &&
+            memcmp(p->arena + x->key_off, block, bl) == 0 &&
+            memcmp(p->arena + x->val_off, val, vl) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool bn_pend_people_has(const bn_pend_t *p, const void *block, size_t bl, const void *val,
+                        size_t vl)
+{
+    return people_find(p, kv_hash(block_hash(block, bl), val, vl), block, bl, val, vl);
+}
+
+/* Double the entry array *items of *cap elements of elem bytes (from 4,096),
+ * keeping every index below NONE. False when out of memory. */
+static bool grow(void **items, size_t *cap, size_t elem)
+{
+    size_t want = *cap ? *cap * 2 : 4096;
+    void *g = want < NONE ? realloc(*items, want * elem) : NULL;
+    if (!g)
+        return false;
+    *items = g;
+    *cap = want;
+    return true;
+}
+
+bn_status_t bn_pend_people_add(bn_pend_t *p, bn_store_txn_t *t, const void *block, size_t bl,
+                               const void *val, size_t vl, bn_error_t *err)
+{
+    if (bl > 0xffff || vl > 0xffff)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, "subject", "person index entry too long");
+    uint32_t kh = block_hash(block, bl), kvh = kv_hash(kh, val, vl);
+    if (people_find(p, kvh, block, bl, val, vl) ||
+        (t && bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl)))
+        return BN_OK;
+    if (p->pn == p->pcap && !grow((void **)&p->pe, &p->pcap, sizeof *p->pe))
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    bn_status_t st = arena_room(p, bl + vl, err);
+    if (st == BN_OK)
+        st = people_tab_room(p, p->pn + 1, err);
+    if (st != BN_OK)
+        return st;
+    ppent_t *x = &p->pe[p->pn];
+    x->key_off = (uint32_t)p->alen;
+    memcpy(p->arena + p->alen, block, bl);
+    p->alen += bl;
+    x->val_off = (uint32_t)p->alen;
+    memcpy(p->arena + p->alen, val, vl);
+    p->alen += vl;
+    x->key_len = (uint16_t)bl;
+    x->val_len = (uint16_t)vl;
+    x->khash = kh;
+    x->kvhash = kvh;
+    uint32_t b = kh & p->block.mask, kb = kvh & p->kv.mask;
+    x->next = p->block.heads[b];
+    x->next_kv = p->kv.heads[kb];
+    p->block.heads[b] = (uint32_t)p->pn;
+    p->kv.heads[kb] = (uint32_t)p->pn++;
+    return BN_OK;
+}
+
+void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_store_kv_fn visit,
+                         void *ctx)
+{
+    uint32_t kh = block_hash(block, bl);
+    for (uint32_t i = p->block.heads[kh & p->block.mask]; i != NONE; i = p->pe[i].next) {
+        const ppent_t *x = &p->pe[i];
+        if (x->khash != kh || x->key_len != bl || memcmp(p->arena + x->key_off, block, bl) != 0)
+            continue;
+        bn_store_kv_t kv = {p->arena + x->key_off, x->key_len, p->arena + x->val_off, x->val_len};
+        if (!visit(ctx, &kv))
+            return;
+    }
+}
+
+bn_status_t bn_pend_rule_add(bn_pend_t *p, const uint8_t key[BN_PEND_KEY_LEN], const void *val,
+                             size_t vl, bn_error_t *err)
+{
+    if (vl > 0xffff)
+        return bn_error_set(err, BN_INVALID_EVENT, 0, NULL, "rule index entry too long");
+    if (p->n == p->cap && !grow((void **)&p->e, &p->cap, sizeof *p->e))
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
+    bn_status_t st = arena_room(p, vl, err);
+    if (st == BN_OK)
+        st = rule_tab_room(p, p->n + 1, err);
+    if (st != BN_OK)
+        return st;
+    pent_t *x = &p->e[p->n];
+    memcpy(x->key, key, BN_PEND_KEY_LEN);
+    memcpy(p->arena + p->alen, val, vl);
+    x->val_off = (uint32_t)p->alen;
+    x->val_len = (uint16_t)vl;
+    uint32_t b = rule_hash(key) & p->rule.mask;
+    x->next = p->rule.heads[b];
+    p->rule.heads[b] = (uint32_t)p->n++;
+    p->alen += vl;
+    return BN_OK;
+}
+
+/* The chain's other hashes are told apart by their first 8 bytes, in the
+ * entry itself. */
+void bn_pend_rule_each(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN],
+                       bn_store_kv_fn visit, void *ctx)
+{
+    uint64_t tag;
+    memcpy(&tag, prefix, 8);
+    for (uint32_t i = p->rule.heads[rule_hash(prefix) & p->rule.mask]; i != NONE;
+         i = p->e[i].next) {
+        const pent_t *x = &p->e[i];
+        uint64_t xt;
+        memcpy(&xt, x->key, 8);
+        if (xt != tag || memcmp(x->key, prefix, BN_PEND_PREFIX_LEN) != 0)
+            continue;
+        bn_store_kv_t kv = {x->key, BN_PEND_KEY_LEN, p->arena + x->val_off, x->val_len};
+        if (!visit(ctx, &kv))
+            return;
+    }
+}
+
+/* One pending pair in the flush's sort: the key's first 8 bytes big-endian
+ * (which decide nearly every comparison without a memory access), then key
+ * and value. */
+typedef struct {
+    uint64_t hi;
+    const uint8_t *k, *v;
+    uint16_t kl, vl;
+} sortrec_t;
+
+static int cmp_sortrec(const void *a, const void *b)
+{
+    const sortrec_t *x = a, *y = b;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    size_t n = x->kl < y->kl ? x->kl : y->kl;
+    int c = memcmp(x->k, y->k, n);
+    if (c || x->kl != y->kl)
+        return c ? c : (int)x->kl - (int)y->kl;
+    n = x->vl < y->vl ? x->vl : y->vl;
+    c = memcmp(x->v, y->v, n);
+    return c ? c : (int)x->vl - (int)y->vl;
+}
+
+#define SORT_RUN_QSORT 64   /* runs of equal hi up to this long: qsort */
+#define SORT_RADIX_BYTES 64 /* key bytes the radix passes look at, at most */
+
+/* Key bytes [off, off + 8) big-endian, zero-padded. */
+static uint64_t key_word(const sortrec_t *r, size_t off)
+{
+    uint8_t b[8] = {0};
+    if (off < r->kl)
+        memcpy(b, r->k + off, r->kl - off < 8 ? r->kl - off : 8);
+    return bn_store_get_be64(b);
+}
+
+/* In key order (then value), by a byte-wise radix sort on hi (key bytes
+ * [off, off + 8)); a long run of equal hi goes on with the next 8 bytes
+ * (people keys share their birth month), a short one to qsort. tmp has
+ * room for n. */
+static void sort_recs(sortrec_t *a, sortrec_t *tmp, size_t n, size_t off)
+{
+    sortrec_t *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && n > 1; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].hi >> shift) & 0xff]++;
+        if (count[(src[0].hi >> shift) & 0xff] == n)
+            continue; /* one digit for all: this pass would change nothing */
+        size_t pos = 0;
+        for (unsigned d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].hi >> shift) & 0xff]++] = src[i];
+        sortrec_t *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && a[j].hi == a[i].hi; j++) {
+        }
+        if (j - i > SORT_RUN_QSORT && off + 8 < SORT_RADIX_BYTES) {
+            for (size_t x = i; x < j; x++)
+                a[x].hi = key_word(&a[x], off + 8);
+            sort_recs(a + i, tmp, j - i, off + 8);
+        } else if (j - i > 1) {
+            qsort(a + i, j - i, sizeof *a, cmp_sortrec);
+        }
+    }
+}
+
+/* Put recs[0..n) (sorted) into db through one cursor. */
+static bn_status_t put_sorted(bn_store_txn_t *t, bn_store_db_t db, const sortrec_t *recs, size_t n,
+                              size_t vcap, bn_error_t *err)
+{
+    bn_store_putter_t *c = NULL;
+    bn_status_t st = bn_store_putter_open(t, db, &c, err);
+    for (size_t i = 0; i < n && st == BN_OK; i++)
+        st = bn_store_putter_put(c, recs[i].k, recs[i].kl, recs[i].v,
+                                 recs[i].vl < vcap ? recs[i].vl : vcap, err);
+    bn_store_putter_close(&c);
+    return st;
+}
+
+bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_error_t *err)
+{
+    size_t most = p->n > p->pn ? p->n : p->pn;
+    sortrec_t *recs = malloc((most ? most : 1) * 2 * sizeof *recs);
+    if (!recs)
+        return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
+    sortrec_t *tmp = recs + (most ? most : 1);
+    for (size_t i = 0; i < p->n; i++) {
+        const pent_t *x = &p->e[i];
+        recs[i] = (sortrec_t){0, x->key, p->arena + x->val_off, BN_PEND_KEY_LEN, x->val_len};
+        recs[i].hi = key_word(&recs[i], 0);
+    }
+    sort_recs(recs, tmp, p->n, 0);
+    /* The end day only: the rest is in the event. */
+    bn_status_t st = put_sorted(t, BN_DB_RULEIDX, recs, p->n, BN_PEND_RULE_DB_VAL_LEN, err);
+    if (st == BN_OK) {
+        for (size_t i = 0; i < p->pn; i++) {
+            const ppent_t *x = &p->pe[i];
+            const uint8_t *k = p->arena + x->key_off;
+            recs[i] = (sortrec_t){0, k, p->arena + x->val_off, x->key_len, x->val_len};
+            recs[i].hi = key_word(&recs[i], 0);
+        }
+        sort_recs(recs, tmp, p->pn, 0);
+        st = put_sorted(t, BN_DB_PEOPLE, recs, p->pn, SIZE_MAX, err);
+    }
+    free(recs);
+    uint8_t v[8];
+    bn_store_put_be64(v, upto);
+    if (st == BN_OK)
+        st = bn_store_txn_put(t, BN_DB_META, UPTO_KEY, sizeof UPTO_KEY - 1, v, 8, err);
+    return st;
+}
+
+typedef struct {
+    uint64_t v;
+    bool found;
+} u64_get_t;
+
+static bool visit_u64(void *ctx, const bn_store_kv_t *kv)
+{
+    u64_get_t *g = ctx;
+    if (kv->val_len == 8) {
+        g->v = bn_store_get_be64(kv->val);
+        g->found = true;
+    }
+    return false;
+}
+
+bn_status_t bn_pend_unflushed_from(bn_store_t *s, uint64_t *from, bn_error_t *err)
+{
+    *from = bn_store_head(s) + 1;
+    u64_get_t upto = {0, false};
+    bn_status_t st =
+        bn_store_get(s, BN_DB_META, UPTO_KEY, sizeof UPTO_KEY - 1, visit_u64, &upto, err);
+    if (st != BN_OK && st != BN_NOT_FOUND)
+        return st;
+    /* A store from before the pending index has every entry in LMDB already. */
+    if (upto.found)
+        *from = upto.v + 1;
+    return BN_OK;
+}

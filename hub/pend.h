@@ -1,0 +1,95 @@
+/* pend.h: the index entries not yet in LMDB, of the rules and of the people database.
+ *
+ * The writer thread's bn_rules_check() (rule index entries) and linker
+ * (people entries) add here instead of putting into LMDB; lookups read both
+ * this and LMDB. bn_pend_flush() puts them all in one sorted pass every so
+ * often; the event log is their durable copy (pend.c says why and how). One
+ * bn_pend_t belongs to the writer thread: no call here is thread-safe. Every
+ * key and value passed in is copied; every bn_store_kv_t handed to a visitor
+ * points into p and stays valid until the next add, rollback, clear or
+ * destroy of p (the visitor must not add to p).
+ */
+#ifndef BN_PEND_H
+#define BN_PEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "benang/status.h"
+#include "store.h"
+
+/* A key of the rule index (the ruleidx database; rules.c builds them):
+ *     [rule no][match hash][start day][seq]
+ *     1 byte   16 bytes    u32 BE     u64 BE
+ * rule no is a namespace byte ('r'); the match hash is of the rule's id and
+ * the event's values of the fields the rule matches on; the start day (days
+ * since 1970-01-01) is stored plus 2^31 so it sorts as unsigned; seq is the
+ * event's. The first BN_PEND_PREFIX_LEN bytes are the prefix: the entries
+ * of one prefix are the events a new one with that prefix is compared with.
+ * A pending value is [end day, u32 BE plus 2^31][agency \0 source_id]; LMDB
+ * keeps its first BN_PEND_RULE_DB_VAL_LEN bytes (the end day) only, the rest
+ * is read from the event at seq when needed. */
+#define BN_PEND_HASH_LEN 16
+#define BN_PEND_PREFIX_LEN (1 + BN_PEND_HASH_LEN)
+#define BN_PEND_KEY_DAY_AT BN_PEND_PREFIX_LEN       /* offset of the start day */
+#define BN_PEND_KEY_SEQ_AT (BN_PEND_PREFIX_LEN + 4) /* offset of the seq */
+#define BN_PEND_KEY_LEN (BN_PEND_PREFIX_LEN + 4 + 8)
+#define BN_PEND_RULE_DB_VAL_LEN 4
+
+typedef struct bn_pend bn_pend_t;
+
+/* An empty pending index in *out (the caller's; bn_pend_destroy() frees
+ * it). Returns BN_OK or BN_NOMEM (*out NULL). */
+bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err);
+/* Free p and everything in it; NULL-safe, idempotent, nulls *self_p. */
+void bn_pend_destroy(bn_pend_t **self_p);
+/* The entries waiting: rule index and people together. */
+size_t bn_pend_count(const bn_pend_t *p);
+
+/* Before a batch attempt: what rollback returns to. */
+void bn_pend_mark(bn_pend_t *p);
+/* A failed attempt: drop the entries added since the mark. */
+void bn_pend_rollback(bn_pend_t *p);
+
+/* Put every pending entry into LMDB in key order within t (rule entries
+ * into ruleidx, people entries into people), and record in meta that the
+ * entries of every event up to seq upto are there. p is unchanged: call
+ * bn_pend_clear() once t has committed (on failure abort t: p still holds
+ * them).
+ * Returns BN_OK, BN_NOMEM or a store status (BN_STORE, BN_STORE_FULL). */
+bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_error_t *err);
+/* Empty p (after its flush committed); it keeps its memory for the next round. */
+void bn_pend_clear(bn_pend_t *p);
+/* The first seq whose index entries may be missing from LMDB (the last
+ * flush's upto + 1; head + 1 for a store that never flushed, whose entries
+ * all went straight to LMDB), into *from. At start, before any write.
+ * Returns BN_OK or BN_STORE. */
+bn_status_t bn_pend_unflushed_from(bn_store_t *s, uint64_t *from, bn_error_t *err);
+
+/* Add a rule index entry: key (layout above) -> val (vl bytes, copied).
+ * Duplicates are not looked for. Returns BN_OK, BN_INVALID_EVENT (val
+ * longer than 64 KiB) or BN_NOMEM. */
+bn_status_t bn_pend_rule_add(bn_pend_t *p, const uint8_t key[BN_PEND_KEY_LEN], const void *val,
+                             size_t vl, bn_error_t *err);
+/* Visit every pending rule entry whose key starts with prefix (kv.key is
+ * the whole key, kv.val the value as added), in no particular order, until
+ * visit returns false. */
+void bn_pend_rule_each(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN],
+                       bn_store_kv_fn visit, void *ctx);
+
+/* New entries of the people database (linker.c) wait here too, for the same
+ * reason (their keys, birth date + village, are random): block -> value.
+ * Does p hold block -> val? */
+bool bn_pend_people_has(const bn_pend_t *p, const void *block, size_t bl, const void *val,
+                        size_t vl);
+/* Add block -> val unless p holds it already or (t not NULL) the people
+ * database does: one hash for both looks. Returns BN_OK, BN_INVALID_EVENT
+ * (longer than 64 KiB), BN_NOMEM. */
+bn_status_t bn_pend_people_add(bn_pend_t *p, bn_store_txn_t *t, const void *block, size_t bl,
+                               const void *val, size_t vl, bn_error_t *err);
+/* Visit the pending values of block (kv.key is the block) until visit returns false. */
+void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_store_kv_fn visit,
+                         void *ctx);
+
+#endif

@@ -1,0 +1,545 @@
+/* test_pend: the pending index (pend.h), on its own and under the rules that
+ * read it (rules.h).
+ *
+ * On its own: rule entries found by their prefix and people entries by
+ * their block, past the tables' first 4,096 buckets and with prefixes that
+ * share a bucket and their first 8 bytes; a mark, more entries across
+ * several rehashes and a rollback that leaves exactly the entries from
+ * before the mark; a flush that puts every entry into LMDB in key order
+ * (counted with the store's scan) and the upto mark recovery starts from.
+ * Under the rules: a duplicate of another agency is found among pending
+ * entries, among flushed ones and among ones recovered from the log; a
+ * subject whose entries were rolled back is found nowhere.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "pend.h"
+#include "rules.h"
+#include "store.h"
+#include "testutil.h"
+
+/* ---- rule entries, made up ------------------------------------------------- */
+
+#define N_PREFIXES 512 /* entry i has prefix i % N_PREFIXES, seq i + 1 */
+#define RULES_BEFORE_MARK 6000
+#define RULES_AFTER_MARK 30000 /* the table doubles at 4,096, 8,192 and 16,384 */
+
+/* Prefixes 2k and 2k + 1 differ in their last byte only: same bucket, same
+ * first 8 bytes, so only the whole compare tells them apart. */
+static void make_prefix(unsigned prefix_no, uint8_t prefix[BN_PEND_PREFIX_LEN])
+{
+    memset(prefix, 0, BN_PEND_PREFIX_LEN);
+    prefix[0] = 'r';
+    uint64_t h = (prefix_no / 2 + 1) * 0x9e3779b97f4a7c15ULL;
+    memcpy(prefix + 1, &h, 8);
+    prefix[BN_PEND_PREFIX_LEN - 1] = (uint8_t)(prefix_no % 2);
+}
+
+static void make_rule_key(size_t i, uint8_t key[BN_PEND_KEY_LEN])
+{
+    make_prefix((unsigned)(i % N_PREFIXES), key);
+    bn_store_put_be32(key + BN_PEND_KEY_DAY_AT, (uint32_t)(2147483648u + 20000 + i % 97));
+    bn_store_put_be64(key + BN_PEND_KEY_SEQ_AT, i + 1);
+}
+
+/* [end day][agency \0 source]: what rules.c adds; its length. */
+static size_t make_rule_val(uint64_t seq, uint8_t *val, size_t cap)
+{
+    bn_store_put_be32(val, (uint32_t)(2147483648u + 30000 + seq % 89));
+    int n = snprintf((char *)val + 4, cap - 4, "agency-a%csource-%llu", 0, (unsigned long long)seq);
+    return 4 + (size_t)n;
+}
+
+static void add_rules(bn_pend_t *p, size_t from, size_t to)
+{
+    bn_error_t err;
+    size_t failed = 0;
+    for (size_t i = from; i < to; i++) {
+        uint8_t key[BN_PEND_KEY_LEN], val[64];
+        make_rule_key(i, key);
+        size_t vl = make_rule_val(i + 1, val, sizeof val);
+        failed += bn_pend_rule_add(p, key, val, vl, &err) != BN_OK;
+    }
+    CHECK_EQ_U64(failed, 0);
+}
+
+typedef struct {
+    unsigned prefix_no;
+    size_t visited;
+    size_t wrong;      /* visited entries not as added, or not of prefix_no */
+    uint64_t max_seq;  /* the newest entry visited */
+    size_t stop_after; /* 0: visit all */
+} rule_visit_t;
+
+static bool visit_rule(void *ctx, const bn_store_kv_t *kv)
+{
+    rule_visit_t *v = ctx;
+    v->visited++;
+    uint64_t seq = bn_store_get_be64(kv->key + BN_PEND_KEY_SEQ_AT);
+    uint8_t key[BN_PEND_KEY_LEN], val[64];
+    size_t vl = 0;
+    if (seq > 0) {
+        make_rule_key(seq - 1, key);
+        vl = make_rule_val(seq, val, sizeof val);
+    }
+    if (seq == 0 || (seq - 1) % N_PREFIXES != v->prefix_no || kv->key_len != BN_PEND_KEY_LEN ||
+        memcmp(kv->key, key, sizeof key) != 0 || kv->val_len != vl || memcmp(kv->val, val, vl) != 0)
+        v->wrong++;
+    if (seq > v->max_seq)
+        v->max_seq = seq;
+    return !(v->stop_after && v->visited == v->stop_after);
+}
+
+/* How many prefixes do not show exactly entries 0..n-1 of theirs. */
+static size_t prefixes_not_holding(const bn_pend_t *p, size_t n)
+{
+    size_t bad = 0;
+    for (unsigned no = 0; no < N_PREFIXES; no++) {
+        uint8_t prefix[BN_PEND_PREFIX_LEN];
+        make_prefix(no, prefix);
+        rule_visit_t v = {.prefix_no = no};
+        bn_pend_rule_each(p, prefix, visit_rule, &v);
+        size_t want = n / N_PREFIXES + (no < n % N_PREFIXES);
+        if (v.visited != want || v.wrong || v.max_seq > n)
+            bad++;
+    }
+    return bad;
+}
+
+/* ---- people entries, made up ------------------------------------------------ */
+
+#define N_BLOCKS 50 /* person i is in block i % N_BLOCKS */
+#define PEOPLE_BEFORE_MARK 10000
+#define PEOPLE_AFTER_MARK 30000
+
+static size_t make_block(unsigned block_no, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "2000-01-%02u|village", block_no);
+}
+
+/* [64-char subject key][sex][name], as the linker stores it. */
+static size_t make_person(size_t i, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "%064zu%cname %zu", i, 1, i);
+}
+
+/* Each person is offered twice: the second is a duplicate and not added. */
+static void add_people(bn_pend_t *p, bn_store_txn_t *t, size_t from, size_t to)
+{
+    bn_error_t err;
+    size_t failed = 0;
+    for (size_t i = from; i < to; i++) {
+        char block[32], val[128];
+        size_t bl = make_block((unsigned)(i % N_BLOCKS), block, sizeof block);
+        size_t vl = make_person(i, val, sizeof val);
+        failed += bn_pend_people_add(p, t, block, bl, val, vl, &err) != BN_OK;
+        failed += bn_pend_people_add(p, t, block, bl, val, vl, &err) != BN_OK;
+    }
+    CHECK_EQ_U64(failed, 0);
+}
+
+static bool person_pending(const bn_pend_t *p, size_t i)
+{
+    char block[32], val[128];
+    size_t bl = make_block((unsigned)(i % N_BLOCKS), block, sizeof block);
+    size_t vl = make_person(i, val, sizeof val);
+    return bn_pend_people_has(p, block, bl, val, vl);
+}
+
+typedef struct {
+    unsigned block_no;
+    size_t visited, wrong;
+} people_visit_t;
+
+static bool visit_person(void *ctx, const bn_store_kv_t *kv)
+{
+    people_visit_t *v = ctx;
+    v->visited++;
+    char block[32];
+    size_t bl = make_block(v->block_no, block, sizeof block);
+    size_t i = kv->val_len > 65 ? strtoul((const char *)kv->val, NULL, 10) : 0;
+    char val[128];
+    size_t vl = make_person(i, val, sizeof val);
+    if (kv->key_len != bl || memcmp(kv->key, block, bl) != 0 || i % N_BLOCKS != v->block_no ||
+        kv->val_len != vl || memcmp(kv->val, val, vl) != 0)
+        v->wrong++;
+    return true;
+}
+
+/* How many blocks do not show exactly n / N_BLOCKS people of theirs. */
+static size_t blocks_not_holding(const bn_pend_t *p, size_t n)
+{
+    size_t bad = 0;
+    for (unsigned b = 0; b < N_BLOCKS; b++) {
+        char block[32];
+        size_t bl = make_block(b, block, sizeof block);
+        people_visit_t v = {.block_no = b};
+        bn_pend_people_each(p, block, bl, visit_person, &v);
+        if (v.visited != n / N_BLOCKS || v.wrong)
+            bad++;
+    }
+    return bad;
+}
+
+/* ---- the pending index on its own ------------------------------------------- */
+
+static void test_add_mark_rollback(bn_pend_t *p)
+{
+    CHECK_EQ_U64(bn_pend_count(p), 0);
+    CHECK_EQ_U64(prefixes_not_holding(p, 0), 0);
+
+    add_rules(p, 0, RULES_BEFORE_MARK);
+    add_people(p, NULL, 0, PEOPLE_BEFORE_MARK);
+    CHECK_EQ_U64(bn_pend_count(p), RULES_BEFORE_MARK + PEOPLE_BEFORE_MARK);
+    bn_pend_mark(p);
+    add_rules(p, RULES_BEFORE_MARK, RULES_AFTER_MARK);
+    add_people(p, NULL, PEOPLE_BEFORE_MARK, PEOPLE_AFTER_MARK);
+    CHECK_EQ_U64(bn_pend_count(p), RULES_AFTER_MARK + PEOPLE_AFTER_MARK);
+    CHECK_EQ_U64(prefixes_not_holding(p, RULES_AFTER_MARK), 0);
+    CHECK_EQ_U64(blocks_not_holding(p, PEOPLE_AFTER_MARK), 0);
+
+    /* Every entry since the mark is gone, from the count and from every chain. */
+    bn_pend_rollback(p);
+    CHECK_EQ_U64(bn_pend_count(p), RULES_BEFORE_MARK + PEOPLE_BEFORE_MARK);
+    size_t bad_prefixes = prefixes_not_holding(p, RULES_BEFORE_MARK);
+    size_t bad_blocks = blocks_not_holding(p, PEOPLE_BEFORE_MARK);
+    CHECK_EQ_U64(bad_prefixes, 0);
+    CHECK_EQ_U64(bad_blocks, 0);
+    if (bad_prefixes || bad_blocks)
+        return; /* a chain still reaches dropped entries: adding more could close a loop */
+    size_t wrong = 0;
+    for (size_t i = 0; i < PEOPLE_AFTER_MARK; i += 7)
+        wrong += person_pending(p, i) != (i < PEOPLE_BEFORE_MARK);
+    CHECK_EQ_U64(wrong, 0);
+
+    /* The chains go on from the mark: entries added now are found, once. */
+    add_rules(p, RULES_BEFORE_MARK, 2 * RULES_BEFORE_MARK);
+    CHECK_EQ_U64(prefixes_not_holding(p, 2 * RULES_BEFORE_MARK), 0);
+    CHECK(person_pending(p, PEOPLE_BEFORE_MARK - 1));
+    CHECK(!person_pending(p, PEOPLE_BEFORE_MARK));
+
+    /* A visitor that returns false is not called again. */
+    uint8_t prefix[BN_PEND_PREFIX_LEN];
+    make_prefix(3, prefix);
+    rule_visit_t one = {.prefix_no = 3, .stop_after = 1};
+    bn_pend_rule_each(p, prefix, visit_rule, &one);
+    CHECK_EQ_U64(one.visited, 1);
+    CHECK_EQ_U64(one.wrong, 0);
+
+    /* Entries longer than a 16-bit length are refused, and nothing is added. */
+    size_t before = bn_pend_count(p);
+    size_t big_len = 70000;
+    uint8_t *big = calloc(1, big_len);
+    uint8_t key[BN_PEND_KEY_LEN];
+    make_rule_key(0, key);
+    bn_error_t err;
+    CHECK(big != NULL);
+    if (big) {
+        CHECK(bn_pend_rule_add(p, key, big, big_len, &err) == BN_INVALID_EVENT);
+        CHECK(bn_pend_people_add(p, NULL, "b", 1, big, big_len, &err) == BN_INVALID_EVENT);
+    }
+    free(big);
+    CHECK_EQ_U64(bn_pend_count(p), before);
+}
+
+typedef struct {
+    size_t n, out_of_order, wrong;
+    uint8_t key[64], val[128]; /* the last pair seen */
+    size_t key_len, val_len;
+} scan_t;
+
+static int compare_bytes(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+/* Is kv after the last pair seen: a greater key, or (a dupsort db) the same
+ * key with a greater value? LMDB's order, with its default compares. */
+static bool after_last(scan_t *sc, const bn_store_kv_t *kv)
+{
+    if (kv->key_len > sizeof sc->key || kv->val_len > sizeof sc->val)
+        return false;
+    int c = compare_bytes(sc->key, sc->key_len, kv->key, kv->key_len);
+    bool after = sc->n == 0 || c < 0 ||
+                 (c == 0 && compare_bytes(sc->val, sc->val_len, kv->val, kv->val_len) < 0);
+    memcpy(sc->key, kv->key, kv->key_len);
+    memcpy(sc->val, kv->val, kv->val_len);
+    sc->key_len = kv->key_len;
+    sc->val_len = kv->val_len;
+    return after;
+}
+
+static bool scan_ruleidx(void *ctx, const bn_store_kv_t *kv)
+{
+    scan_t *sc = ctx;
+    if (!after_last(sc, kv))
+        sc->out_of_order++;
+    sc->n++;
+    uint64_t seq =
+        kv->key_len == BN_PEND_KEY_LEN ? bn_store_get_be64(kv->key + BN_PEND_KEY_SEQ_AT) : 0;
+    uint8_t key[BN_PEND_KEY_LEN], val[64];
+    if (seq > 0) {
+        make_rule_key(seq - 1, key);
+        make_rule_val(seq, val, sizeof val);
+    }
+    /* LMDB keeps the end day alone. */
+    if (seq == 0 || memcmp(kv->key, key, sizeof key) != 0 ||
+        kv->val_len != BN_PEND_RULE_DB_VAL_LEN ||
+        memcmp(kv->val, val, BN_PEND_RULE_DB_VAL_LEN) != 0)
+        sc->wrong++;
+    return true;
+}
+
+static bool scan_people(void *ctx, const bn_store_kv_t *kv)
+{
+    scan_t *sc = ctx;
+    if (!after_last(sc, kv))
+        sc->out_of_order++;
+    sc->n++;
+    return true;
+}
+
+static bool count_values(void *ctx, const bn_store_kv_t *kv)
+{
+    (void)kv;
+    (*(size_t *)ctx)++;
+    return true;
+}
+
+static void test_flush(bn_pend_t *p, bn_store_t *s)
+{
+    bn_error_t err;
+    uint64_t from = 0;
+    CHECK(bn_pend_unflushed_from(s, &from, &err) == BN_OK);
+    CHECK_EQ_U64(from, bn_store_head(s) + 1); /* never flushed */
+
+    size_t rules = 2 * RULES_BEFORE_MARK, people = PEOPLE_BEFORE_MARK;
+    CHECK_EQ_U64(bn_pend_count(p), rules + people);
+    bn_store_txn_t *t = NULL;
+    CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+    CHECK_MSG(bn_pend_flush(p, t, 777, &err) == BN_OK, "%s", err.msg);
+    CHECK_EQ_U64(bn_pend_count(p), rules + people); /* kept until the commit is known */
+    CHECK(bn_store_commit(&t, &err) == BN_OK);
+    bn_pend_clear(p);
+    CHECK_EQ_U64(bn_pend_count(p), 0);
+    CHECK_EQ_U64(prefixes_not_holding(p, 0), 0);
+    CHECK(!person_pending(p, 0));
+    CHECK(bn_pend_unflushed_from(s, &from, &err) == BN_OK);
+    CHECK_EQ_U64(from, 778);
+
+    /* Every entry is in LMDB, each once and in key order. */
+    CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+    scan_t sc = {0};
+    CHECK(bn_store_txn_scan(t, BN_DB_RULEIDX, NULL, 0, scan_ruleidx, &sc, &err) == BN_OK);
+    CHECK_EQ_U64(sc.n, rules);
+    CHECK_EQ_U64(sc.out_of_order, 0);
+    CHECK_EQ_U64(sc.wrong, 0);
+    scan_t sp = {0};
+    CHECK(bn_store_txn_scan(t, BN_DB_PEOPLE, NULL, 0, scan_people, &sp, &err) == BN_OK);
+    CHECK_EQ_U64(sp.n, people);
+    CHECK_EQ_U64(sp.out_of_order, 0);
+    size_t short_blocks = 0;
+    for (unsigned b = 0; b < N_BLOCKS; b++) {
+        char block[32];
+        size_t bl = make_block(b, block, sizeof block), n = 0;
+        CHECK(bn_store_txn_scan_dup(t, BN_DB_PEOPLE, block, bl, count_values, &n, &err) == BN_OK);
+        short_blocks += n != people / N_BLOCKS;
+    }
+    CHECK_EQ_U64(short_blocks, 0);
+
+    /* With the txn, a person LMDB holds is not pending again; a new one is. */
+    add_people(p, t, 0, people);
+    CHECK_EQ_U64(bn_pend_count(p), 0);
+    add_people(p, t, people, people + 1);
+    CHECK_EQ_U64(bn_pend_count(p), 1);
+    bn_store_abort(&t);
+    bn_pend_clear(p);
+}
+
+/* ---- under the rules -------------------------------------------------------- */
+
+static const char RULES_YAML[] = "agencies:\n"
+                                 "  - id: a\n    sector: health\n    adapters: [canonical]\n"
+                                 "  - id: b\n    sector: health\n    adapters: [canonical]\n"
+                                 "rules:\n"
+                                 "  - id: dup\n    kind: duplicate_service\n"
+                                 "    type: immunisation\n"
+                                 "    match: [subject, vaccine, dose]\n    within_days: 365\n";
+
+#define PERSONS_BEFORE_MARK 3000
+#define PERSONS_AFTER_MARK 12000 /* past 4,096 and 8,192 entries */
+
+/* The writer's side of one batch: the store, its open txn, the pending index. */
+typedef struct {
+    const bn_config_t *cfg;
+    bn_store_t *s;
+    bn_store_txn_t *t;
+    bn_pend_t *pend;
+    uint64_t seq; /* of the last event stored */
+} writer_t;
+
+/* Store dose 1 of BCG given to person by agency under source, as the writer
+ * does (idempotency record, log, rules), and return the seq of its partner
+ * in the one finding it raised, or 0 for none. */
+static uint64_t record(writer_t *w, const char *agency, size_t person, const char *source)
+{
+    char key[65];
+    snprintf(key, sizeof key, "%064zu", person);
+    Benang__V1__Coding vaccine = BENANG__V1__CODING__INIT;
+    vaccine.system = "http://hl7.org/fhir/sid/cvx";
+    vaccine.code = "19";
+    Benang__V1__Immunisation im = BENANG__V1__IMMUNISATION__INIT;
+    im.vaccine = &vaccine;
+    im.dose_number = 1;
+    im.administered_on = "2026-01-10";
+    im.status = BENANG__V1__IMMUNISATION_STATUS__IMMUNISATION_STATUS_COMPLETED;
+    Benang__V1__Subject subject = BENANG__V1__SUBJECT__INIT;
+    subject.subject_key = key;
+    Benang__V1__Event ev = BENANG__V1__EVENT__INIT;
+    ev.agency = (char *)agency;
+    ev.source_id = (char *)source;
+    ev.type = "immunisation";
+    ev.occurred_at = "2026-01-10";
+    ev.sector = "health";
+    ev.subject = &subject;
+    ev.body_case = BENANG__V1__EVENT__BODY_IMMUNISATION;
+    ev.immunisation = &im;
+
+    uint64_t seq = ++w->seq;
+    uint8_t hash[BN_STORE_HASH_LEN] = {0};
+    uint8_t packed[512];
+    if (benang__v1__event__get_packed_size(&ev) > sizeof packed) {
+        CHECK(!"the test event fits its buffer");
+        return 0;
+    }
+    size_t len = benang__v1__event__pack(&ev, packed);
+    bn_error_t err;
+    bn_findings_t found = {0};
+    bn_status_t st = bn_store_idem_put(w->t, agency, "immunisation", source, seq, hash, &err);
+    if (st == BN_OK)
+        st = bn_store_append(w->t, seq, "immunisation.health", packed, len, &err);
+    if (st == BN_OK)
+        st = bn_rules_check(w->cfg, w->t, w->pend, &ev, key, seq, &found, &err);
+    if (st != BN_OK) /* checked here, reported only when it fails: one per event */
+        CHECK_MSG(st == BN_OK, "seq %llu: %s", (unsigned long long)seq, err.msg);
+    if (found.len > 1)
+        CHECK_MSG(found.len <= 1, "seq %llu: one finding per event and rule",
+                  (unsigned long long)seq);
+    uint64_t partner = found.len ? found.items[0].seqs[0] : 0;
+    bn_findings_free(&found);
+    return partner;
+}
+
+/* Agency a records persons [from, to), at seqs from + 1 .. to when the log
+ * is that far; how many found a partner (none should: one record each). */
+static size_t record_by_a(writer_t *w, size_t from, size_t to)
+{
+    size_t found = 0;
+    for (size_t i = from; i < to; i++) {
+        char source[32];
+        snprintf(source, sizeof source, "a-%zu", i);
+        found += record(w, "a", i, source) != 0;
+    }
+    return found;
+}
+
+static void test_rules(const bn_config_t *cfg, bn_store_t *s)
+{
+    bn_error_t err;
+    writer_t w = {.cfg = cfg, .s = s};
+    CHECK(bn_pend_new(&w.pend, &err) == BN_OK);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+
+    CHECK_EQ_U64(record_by_a(&w, 0, PERSONS_BEFORE_MARK), 0);
+    bn_pend_mark(w.pend);
+    CHECK_EQ_U64(record_by_a(&w, PERSONS_BEFORE_MARK, PERSONS_AFTER_MARK), 0);
+    /* The txn stays open on purpose: the rolled-back events are still in the
+     * log and current, so only their index entries being gone keeps them
+     * from being found. */
+    bn_pend_rollback(w.pend);
+    CHECK_EQ_U64(bn_pend_count(w.pend), PERSONS_BEFORE_MARK);
+
+    /* Person i by a is at seq i + 1. */
+    CHECK_EQ_U64(record(&w, "b", 5, "b-5"), 6);
+    CHECK_EQ_U64(record(&w, "b", PERSONS_BEFORE_MARK - 1, "b-last"), PERSONS_BEFORE_MARK);
+    CHECK_EQ_U64(record(&w, "b", PERSONS_BEFORE_MARK + 5, "b-rolled-back"), 0);
+
+    /* After the flush the same lookups read LMDB: nothing is pending. */
+    CHECK(bn_pend_flush(w.pend, w.t, w.seq, &err) == BN_OK);
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    bn_pend_clear(w.pend);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record(&w, "b", 17, "b-17"), 18);
+    CHECK_EQ_U64(record(&w, "b", PERSONS_BEFORE_MARK - 2, "b-flushed"), PERSONS_BEFORE_MARK - 1);
+    CHECK_EQ_U64(record(&w, "b", PERSONS_BEFORE_MARK + 17, "b-rolled-back-2"), 0);
+    CHECK_EQ_U64(bn_pend_count(w.pend), 3);
+
+    /* Committed but not flushed: a new pending index derives the entries of
+     * the events since the flush from the log again. */
+    uint64_t flushed_upto = w.seq - 3;
+    uint64_t first_new = w.seq + 1;
+    CHECK_EQ_U64(record_by_a(&w, PERSONS_AFTER_MARK, PERSONS_AFTER_MARK + 100), 0);
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    uint64_t from = 0;
+    CHECK(bn_pend_unflushed_from(s, &from, &err) == BN_OK);
+    CHECK_EQ_U64(from, flushed_upto + 1);
+    bn_pend_t *recovered = NULL;
+    uint64_t replayed = 0;
+    CHECK(bn_pend_new(&recovered, &err) == BN_OK);
+    CHECK(bn_rules_pend_recover(recovered, cfg, s, &replayed, &err) == BN_OK);
+    CHECK_EQ_U64(replayed, 103);
+    CHECK_EQ_U64(bn_pend_count(recovered), bn_pend_count(w.pend));
+    bn_pend_destroy(&w.pend);
+    w.pend = recovered;
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record(&w, "b", PERSONS_AFTER_MARK + 50, "b-recovered"), first_new + 50);
+    bn_store_abort(&w.t);
+
+    bn_pend_destroy(&w.pend);
+    CHECK(w.pend == NULL);
+    bn_pend_destroy(&w.pend); /* idempotent */
+}
+
+static bn_store_t *open_store(const char *dir, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    bn_store_options_t opt = {.dir = path, .map_size = 1ull << 30};
+    bn_store_t *s = NULL;
+    bn_error_t err;
+    CHECK_MSG(bn_store_open(&s, &opt, &err) == BN_OK, "%s", err.msg);
+    return s;
+}
+
+int main(void)
+{
+    char *dir = bn_test_tmpdir("pend");
+    bn_error_t err;
+
+    bn_pend_t *p = NULL;
+    CHECK(bn_pend_new(&p, &err) == BN_OK);
+    bn_store_t *s = open_store(dir, "alone");
+    if (p && s) {
+        test_add_mark_rollback(p);
+        test_flush(p, s);
+    }
+    bn_pend_destroy(&p);
+    bn_store_destroy(&s);
+
+    bn_config_t *cfg = NULL;
+    CHECK_MSG(bn_config_load_string(&cfg, "rules.yaml", RULES_YAML, strlen(RULES_YAML), &err) ==
+                  BN_OK,
+              "%s", err.msg);
+    s = open_store(dir, "rules");
+    if (cfg && s)
+        test_rules(cfg, s);
+    bn_store_destroy(&s);
+    bn_config_destroy(&cfg);
+
+    bn_test_rmrf(dir);
+    free(dir);
+    return bn_test_finish("test_pend");
+}
