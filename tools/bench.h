@@ -43,8 +43,9 @@ typedef struct {
     uint8_t *buf; /* the payload as sent (protobuf or JSON) */
     size_t len;
     size_t sid_off, sid_len, nik_off;
-    uint8_t *proto; /* the same event as protobuf (raw LMDB values) */
-    size_t proto_len, proto_sid_off, proto_nik_off;
+    size_t birth_off; /* the subject's birth date, "YYYY-MM-DD" */
+    uint8_t *proto;   /* the same event as protobuf (raw LMDB values) */
+    size_t proto_len, proto_sid_off, proto_nik_off, proto_birth_off;
     size_t code_off; /* canonical only: the 2-digit vaccine code in buf, or (size_t)-1 */
 } bn_bench_tmpl_t;
 
@@ -91,6 +92,10 @@ void bn_bench__tmpl_free(bn_bench_tmpl_t *t);
 /* Write sid (sid_len chars) and a 16-digit NIK derived from k into buf's slots. */
 void bn_bench__tmpl_patch(uint8_t *buf, size_t sid_off, size_t nik_off, const char *sid,
                           size_t sid_len, uint64_t k);
+/* Write the birth date of person number k (one of 5,040 dates in 2010-2024)
+ * at off: people spread over linkage blocks as a population's do, rather
+ * than millions sharing one birth date. */
+void bn_bench__tmpl_birth(uint8_t *buf, size_t off, uint64_t k);
 /* "canonical" or "canonical-json". */
 const char *bn_bench__adapter(const bn_bench_opts_t *o);
 /* o->publishers threads pipelining n events in total (source_ids start with

@@ -125,6 +125,7 @@ int bn_bench__raw_lmdb(const bn_bench_opts_t *o, const char *dir, bool nosync, u
         snprintf(sid, sizeof sid, BN_BENCH_SID_PUB_FMT, 'R', 0u, 0, i);
         bn_bench__tmpl_patch(t.proto, t.proto_sid_off, t.proto_nik_off, sid, BN_BENCH_SID_PUB_LEN,
                              i);
+        bn_bench__tmpl_birth(t.proto, t.proto_birth_off, i);
         val[0] = (uint8_t)(tl >> 8);
         val[1] = (uint8_t)tl;
         memcpy(val + 2, topic, (size_t)tl);

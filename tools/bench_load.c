@@ -39,6 +39,8 @@ static void fill_pad(char *pad, size_t n)
     pad[n] = '\0';
 }
 
+#define BIRTH "2025-03-14"
+
 /* The immunisation event with facility padded to pad bytes, packed into a new buffer. */
 static uint8_t *pack_event(const char *sid, const char *nik, const char *facility, size_t *len)
 {
@@ -59,7 +61,7 @@ static uint8_t *pack_event(const char *sid, const char *nik, const char *facilit
     sub.nik = (char *)nik;
     sub.local_id = "RM-0012345";
     sub.name = "Siti Aminah";
-    sub.birth_date = "2025-03-14";
+    sub.birth_date = BIRTH; /* a slot: bn_bench__tmpl_birth writes the person's */
     sub.sex = BENANG__V1__SEX__SEX_FEMALE;
     sub.village = "Tanjung Barat";
     sub.rw = "05";
@@ -168,6 +170,7 @@ int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, int for
     t->sid_len = sid_len;
     t->proto_sid_off = t->proto ? find_slot(t->proto, len, sid) : (size_t)-1;
     t->proto_nik_off = t->proto ? find_slot(t->proto, len, nik) : (size_t)-1;
+    t->proto_birth_off = t->proto ? find_slot(t->proto, len, BIRTH) : (size_t)-1;
     if (format == 1) {
         t->buf = (uint8_t *)json_event(sid, nik, fac, &t->len);
     } else if (format == 2) {
@@ -179,7 +182,8 @@ int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, int for
         t->len = len;
     }
     free(fac);
-    if (!t->buf || !t->proto || t->proto_sid_off == (size_t)-1 || t->proto_nik_off == (size_t)-1) {
+    if (!t->buf || !t->proto || t->proto_sid_off == (size_t)-1 || t->proto_nik_off == (size_t)-1 ||
+        t->proto_birth_off == (size_t)-1) {
         bn_bench__tmpl_free(t);
         fprintf(stderr, "bench: cannot build the event template\n");
         return -1;
@@ -192,7 +196,8 @@ int bn_bench__tmpl_make(bn_bench_tmpl_t *t, size_t size, size_t sid_len, int for
         memcpy(t->buf + t->code_off, "08", 2);
     t->sid_off = find_slot(t->buf, t->len, sid);
     t->nik_off = find_slot(t->buf, t->len, nik);
-    if (t->sid_off == (size_t)-1 || t->nik_off == (size_t)-1) {
+    t->birth_off = find_slot(t->buf, t->len, BIRTH);
+    if (t->sid_off == (size_t)-1 || t->nik_off == (size_t)-1 || t->birth_off == (size_t)-1) {
         bn_bench__tmpl_free(t);
         fprintf(stderr, "bench: cannot build the event template\n");
         return -1;
@@ -224,12 +229,21 @@ void bn_bench__tmpl_patch(uint8_t *buf, size_t sid_off, size_t nik_off, const ch
     memcpy(buf + nik_off, nik, NIK_LEN);
 }
 
+void bn_bench__tmpl_birth(uint8_t *buf, size_t off, uint64_t k)
+{
+    char d[11];
+    snprintf(d, sizeof d, "%04u-%02u-%02u", (unsigned)(2010 + k / 336 % 15),
+             (unsigned)(k / 28 % 12 + 1), (unsigned)(k % 28 + 1));
+    memcpy(buf + off, d, 10);
+}
+
 void bn_bench__tmpl_resident(const bn_bench_tmpl_t *t, uint8_t *buf, uint64_t k, uint64_t n,
                              int idx, char kind)
 {
     char nik[NIK_LEN + 1], code[3];
     snprintf(nik, sizeof nik, "3175%012" PRIu64, (uint64_t)(k % n % 1000000000000ULL));
     memcpy(buf + t->nik_off, nik, NIK_LEN);
+    bn_bench__tmpl_birth(buf, t->birth_off, k % n);
     if (t->code_off != (size_t)-1) {
         unsigned v = (unsigned)((k / n + (uint64_t)idx * 19 + (kind == 'T' ? 50 : 0)) % 100);
         snprintf(code, sizeof code, "%02u", v);
@@ -302,8 +316,13 @@ static void *pub_thread(void *arg)
         }
         while (sent < p->n && sent - replies < (uint64_t)p->o->window) {
             snprintf(sid, sizeof sid, BN_BENCH_SID_PUB_FMT, p->kind, p->run, p->idx, sent);
-            bn_bench__tmpl_patch(t.buf, t.sid_off, t.nik_off, sid, BN_BENCH_SID_PUB_LEN,
-                                 (uint64_t)p->idx * 10000000000ULL + sent);
+            /* A new person per event (without --residents), and the
+             * throughput phase's people are not the prefill's: the same NIK,
+             * vaccine and dose again would be a real duplicate, alerted. */
+            uint64_t person =
+                (uint64_t)p->idx * 10000000000ULL + (p->kind == 'P' ? 5000000000ULL : 0) + sent;
+            bn_bench__tmpl_patch(t.buf, t.sid_off, t.nik_off, sid, BN_BENCH_SID_PUB_LEN, person);
+            bn_bench__tmpl_birth(t.buf, t.birth_off, person);
             if (p->o->residents)
                 bn_bench__tmpl_resident(&t, t.buf, sent, p->o->residents, p->idx, p->kind);
             if (sent == 0)
@@ -528,6 +547,7 @@ static bn_status_t send_timed(bn_publisher_t *pub, const bn_bench_opts_t *o, bn_
     char sid[64];
     snprintf(sid, sizeof sid, SID_LAT_FMT, kind, bn_bench__now_ns(), run, i);
     bn_bench__tmpl_patch(t->buf, t->sid_off, t->nik_off, sid, SID_LAT_LEN, 900000000000ULL + i);
+    bn_bench__tmpl_birth(t->buf, t->birth_off, 900000000000ULL + i);
     return bn_publisher_send(pub, o->agency, bn_bench__adapter(o), t->buf, t->len, NULL, err);
 }
 
