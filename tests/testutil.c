@@ -158,7 +158,9 @@ int bn_test_hub_start(bn_test_hub_t *h, const char *hub_extra, const char *agenc
     snprintf(h->log, sizeof h->log, "%s/hub.log", h->dir);
     for (int attempt = 0; attempt < 5; attempt++) {
         unsigned seed = (unsigned)getpid() * 2654435761u + (unsigned)time(NULL) + attempt * 7919u;
-        int port = 20000 + (int)(seed % 20000u);
+        /* below the kernel's ephemeral range (32768 and up), which the
+         * clients' own connections draw their local ports from */
+        int port = 20000 + (int)(seed % 12000u);
         snprintf(h->ingest, sizeof h->ingest, "tcp://127.0.0.1:%d", port);
         snprintf(h->feed, sizeof h->feed, "tcp://127.0.0.1:%d", port + 1);
         snprintf(h->query, sizeof h->query, "tcp://127.0.0.1:%d", port + 2);

@@ -27,6 +27,41 @@ def check(cond, label):
         print(f"FAIL {label}", file=sys.stderr)
 
 
+def start_hub(hub_bin, tmp):
+    """Start benang-hub on three loopback ports; a port another test took
+    meanwhile makes the hub exit at once, and then other ports are tried.
+    Ports come from below the kernel's ephemeral range (32768 and up), which
+    clients' own connections draw from."""
+    for attempt in range(5):
+        port = 20000 + (os.getpid() * 7919 + attempt * 104729 + int(time.time())) % 12000
+        ingest, feed, query = (f"tcp://127.0.0.1:{port + i}" for i in range(3))
+        with open(os.path.join(tmp, "hub.yaml"), "w") as f:
+            f.write(f"""hub:
+  id: py-hub
+  data_dir: {tmp}/data
+endpoints:
+  ingest: {ingest}
+  feed: {feed}
+  query: {query}
+agencies:
+  - id: puskesmas-a
+    sector: health
+    adapters: [canonical, canonical-json]
+""")
+        log = open(os.path.join(tmp, "hub.log"), "w")
+        hub = subprocess.Popen([hub_bin, "--config", os.path.join(tmp, "hub.yaml")], stderr=log)
+        try:
+            hub.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            return hub, log, ingest, feed, query  # still running: it bound its ports
+        log.close()
+        with open(os.path.join(tmp, "hub.log")) as f:
+            if "Address already in use" not in f.read():
+                break  # another failure: the checks below report it
+    return hub, open(os.path.join(tmp, "hub.log"), "a"), ingest, feed, query
+
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hub", required=True)
@@ -43,23 +78,7 @@ def main():
     from benang.v1 import event_pb2, protocol_pb2
 
     tmp = tempfile.mkdtemp(prefix="benang-py-")
-    port = 40000 + os.getpid() % 20000
-    ingest, feed, query = (f"tcp://127.0.0.1:{port + i}" for i in range(3))
-    with open(os.path.join(tmp, "hub.yaml"), "w") as f:
-        f.write(f"""hub:
-  id: py-hub
-  data_dir: {tmp}/data
-endpoints:
-  ingest: {ingest}
-  feed: {feed}
-  query: {query}
-agencies:
-  - id: puskesmas-a
-    sector: health
-    adapters: [canonical, canonical-json]
-""")
-    log = open(os.path.join(tmp, "hub.log"), "w")
-    hub = subprocess.Popen([a.hub, "--config", os.path.join(tmp, "hub.yaml")], stderr=log)
+    hub, log, ingest, feed, query = start_hub(a.hub, tmp)
     ctx = zmq.Context()
     try:
         q = ctx.socket(zmq.DEALER)
