@@ -872,33 +872,27 @@ class Scenario:
             self.plant("duplicate_service", [[RSUD, a.source_id], [b.agency, b.source_id]], note)
 
         # Near-misses -----------------------------------------------------
-        # same name, different person, both with NIK, same vaccine and dose
-        for i in range(3):
-            age, (cvx, dose) = pick_slot()
-            p = reserve(self.baby_at_age(age, day_lo=1, day_hi=12), "N-namesake")
-            q = self.pop.namesake(p, "baby", p.birth + dt.timedelta(days=1 + rng.randrange(10)))
-            reserve(q, "N-namesake")
-            d1 = self.workday(self.day(13 + rng.randrange(4)))
-            d2 = self.workday(d1 + dt.timedelta(days=2 + rng.randrange(6)))
-            a = self.imm(PKM, p, self.visit_time(PKM, d1), cvx, dose)
-            b = self.imm(KLINIK, q, self.visit_time(KLINIK, d2), cvx, dose)
-            self.near_miss("duplicate_service", [[PKM, a.source_id], [KLINIK, b.source_id]],
-                           "two children both named %r, different NIKs" % p.name,
-                           "same name, different person (different NIK)")
-        # same name, no NIK on the second, different birth date
-        for i in range(3):
-            age, (cvx, dose) = pick_slot()
-            p = reserve(self.baby_at_age(age, day_lo=1, day_hi=12), "N-namesake")
-            q = self.pop.namesake(p, "baby", p.birth + dt.timedelta(days=1 + rng.randrange(10)))
-            reserve(q, "N-namesake")
-            d1 = self.workday(self.day(13 + rng.randrange(4)))
-            d2 = self.workday(d1 + dt.timedelta(days=2 + rng.randrange(6)))
-            a = self.imm(PKM, p, self.visit_time(PKM, d1), cvx, dose)
-            b = self.imm(KLINIK, q, self.visit_time(KLINIK, d2), cvx, dose, with_nik=False)
-            self.near_miss("duplicate_service", [[PKM, a.source_id], [KLINIK, b.source_id]],
-                           "%r twice; the clinic's child (no NIK) was born %d days later"
-                           % (p.name, (q.birth - p.birth).days),
-                           "same name, no NIK, different birth date")
+        # same name, different person: first both with NIK (different NIKs),
+        # then the second without NIK and with a different birth date
+        for with_nik in (True, False):
+            for i in range(3):
+                age, (cvx, dose) = pick_slot()
+                p = reserve(self.baby_at_age(age, day_lo=1, day_hi=12), "N-namesake")
+                q = self.pop.namesake(p, "baby", p.birth + dt.timedelta(days=1 + rng.randrange(10)))
+                reserve(q, "N-namesake")
+                d1 = self.workday(self.day(13 + rng.randrange(4)))
+                d2 = self.workday(d1 + dt.timedelta(days=2 + rng.randrange(6)))
+                a = self.imm(PKM, p, self.visit_time(PKM, d1), cvx, dose)
+                b = self.imm(KLINIK, q, self.visit_time(KLINIK, d2), cvx, dose, with_nik=with_nik)
+                if with_nik:
+                    why = "two children both named %r, different NIKs" % p.name
+                    kind = "same name, different person (different NIK)"
+                else:
+                    why = ("%r twice; the clinic's child (no NIK) was born %d days later"
+                           % (p.name, (q.birth - p.birth).days))
+                    kind = "same name, no NIK, different birth date"
+                self.near_miss("duplicate_service", [[PKM, a.source_id], [KLINIK, b.source_id]],
+                               why, kind)
         # same child, same vaccine, next dose four weeks later elsewhere
         for i in range(3):
             age = rng.choice([2, 3])
