@@ -52,7 +52,8 @@ typedef struct {
     uint32_t mask;
 } ptab_t;
 
-struct bn_pend {
+/* One generation of entries: its own tables and arena. */
+typedef struct {
     pent_t *e;
     size_t n, cap;
     ppent_t *pe;
@@ -61,7 +62,27 @@ struct bn_pend {
     size_t alen, acap;
     ptab_t rule;      /* e by match hash */
     ptab_t block, kv; /* pe by block, by (block, value) */
-    size_t mark_n, mark_pn, mark_alen;
+} gen_t;
+
+/* One pending pair in the flush's sort: the key's first 8 bytes big-endian
+ * (which decide nearly every comparison without a memory access), then key
+ * and value. */
+typedef struct {
+    uint64_t hi;
+    const uint8_t *k, *v;
+    uint16_t kl, vl;
+} sortrec_t;
+
+struct bn_pend {
+    gen_t g[2];
+    gen_t *cur;   /* where entries are added */
+    gen_t *old;   /* being written by a staged flush, or NULL */
+    size_t mark_n, mark_pn, mark_alen; /* of cur */
+    /* The staged flush of old: its pairs sorted, rule entries [0, nr) then
+     * people [nr, nr + np); [0, done) are in LMDB once the txn commits. */
+    sortrec_t *srt;
+    size_t nr, np, done, mark_done;
+    uint64_t old_upto;
 };
 
 /* 64-bit multiply-xorshift over 8-byte words, then a full avalanche, so the
@@ -119,7 +140,7 @@ static bool tab_init(ptab_t *t, uint32_t buckets)
 
 /* Room for entry number `entries` (load <= 1): double the rule table and
  * relink every entry in index order. */
-static bn_status_t rule_tab_room(bn_pend_t *p, size_t entries, bn_error_t *err)
+static bn_status_t rule_tab_room(gen_t *p, size_t entries, bn_error_t *err)
 {
     if (entries <= (size_t)p->rule.mask + 1)
         return BN_OK;
@@ -137,7 +158,7 @@ static bn_status_t rule_tab_room(bn_pend_t *p, size_t entries, bn_error_t *err)
 }
 
 /* The same for both people tables. */
-static bn_status_t people_tab_room(bn_pend_t *p, size_t entries, bn_error_t *err)
+static bn_status_t people_tab_room(gen_t *p, size_t entries, bn_error_t *err)
 {
     if (entries <= (size_t)p->kv.mask + 1)
         return BN_OK;
@@ -161,15 +182,40 @@ static bn_status_t people_tab_room(bn_pend_t *p, size_t entries, bn_error_t *err
     return BN_OK;
 }
 
+static bool gen_init(gen_t *g)
+{
+    return tab_init(&g->rule, MIN_BUCKETS) && tab_init(&g->block, MIN_BUCKETS) &&
+           tab_init(&g->kv, MIN_BUCKETS);
+}
+
+static void gen_free(gen_t *g)
+{
+    free(g->e);
+    free(g->pe);
+    free(g->arena);
+    free(g->rule.heads);
+    free(g->block.heads);
+    free(g->kv.heads);
+}
+
+/* Emptied; the tables keep their size, the next round fills them again. */
+static void gen_clear(gen_t *g)
+{
+    g->n = g->pn = g->alen = 0;
+    memset(g->rule.heads, 0xff, ((size_t)g->rule.mask + 1) * sizeof *g->rule.heads);
+    memset(g->block.heads, 0xff, ((size_t)g->block.mask + 1) * sizeof *g->block.heads);
+    memset(g->kv.heads, 0xff, ((size_t)g->kv.mask + 1) * sizeof *g->kv.heads);
+}
+
 bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err)
 {
     *out = NULL;
     bn_pend_t *p = calloc(1, sizeof *p);
-    if (!p || !tab_init(&p->rule, MIN_BUCKETS) || !tab_init(&p->block, MIN_BUCKETS) ||
-        !tab_init(&p->kv, MIN_BUCKETS)) {
+    if (!p || !gen_init(&p->g[0]) || !gen_init(&p->g[1])) {
         bn_pend_destroy(&p);
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
     }
+    p->cur = &p->g[0];
     *out = p;
     return BN_OK;
 }
@@ -178,53 +224,78 @@ void bn_pend_destroy(bn_pend_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->e);
-    free((*self_p)->pe);
-    free((*self_p)->arena);
-    free((*self_p)->rule.heads);
-    free((*self_p)->block.heads);
-    free((*self_p)->kv.heads);
+    gen_free(&(*self_p)->g[0]);
+    gen_free(&(*self_p)->g[1]);
+    free((*self_p)->srt);
     free(*self_p);
     *self_p = NULL;
 }
 
+size_t bn_pend_staged(const bn_pend_t *p)
+{
+    return p->old ? p->nr + p->np - p->done : 0;
+}
+
+size_t bn_pend_gathered(const bn_pend_t *p)
+{
+    return p->cur->n + p->cur->pn;
+}
+
 size_t bn_pend_count(const bn_pend_t *p)
 {
-    return p->n + p->pn;
+    return bn_pend_gathered(p) + bn_pend_staged(p);
 }
 
 void bn_pend_mark(bn_pend_t *p)
 {
-    p->mark_n = p->n;
-    p->mark_pn = p->pn;
-    p->mark_alen = p->alen;
+    p->mark_n = p->cur->n;
+    p->mark_pn = p->cur->pn;
+    p->mark_alen = p->cur->alen;
+    p->mark_done = p->done;
 }
 
 void bn_pend_rollback(bn_pend_t *p)
 {
-    while (p->n > p->mark_n) { /* newest first: each is its bucket's head */
-        pent_t *x = &p->e[--p->n];
-        p->rule.heads[rule_hash(x->key) & p->rule.mask] = x->next;
+    gen_t *g = p->cur;
+    while (g->n > p->mark_n) { /* newest first: each is its bucket's head */
+        pent_t *x = &g->e[--g->n];
+        g->rule.heads[rule_hash(x->key) & g->rule.mask] = x->next;
     }
-    while (p->pn > p->mark_pn) {
-        ppent_t *x = &p->pe[--p->pn];
-        p->block.heads[x->khash & p->block.mask] = x->next;
-        p->kv.heads[x->kvhash & p->kv.mask] = x->next_kv;
+    while (g->pn > p->mark_pn) {
+        ppent_t *x = &g->pe[--g->pn];
+        g->block.heads[x->khash & g->block.mask] = x->next;
+        g->kv.heads[x->kvhash & g->kv.mask] = x->next_kv;
     }
-    p->alen = p->mark_alen;
+    g->alen = p->mark_alen;
+    p->done = p->mark_done;
 }
 
-/* Emptied; the tables keep their size, the next round fills them again. */
+static void end_stage(bn_pend_t *p)
+{
+    if (p->old)
+        gen_clear(p->old);
+    p->old = NULL;
+    free(p->srt);
+    p->srt = NULL;
+    p->nr = p->np = p->done = p->mark_done = 0;
+}
+
 void bn_pend_clear(bn_pend_t *p)
 {
-    p->n = p->pn = p->alen = p->mark_n = p->mark_pn = p->mark_alen = 0;
-    memset(p->rule.heads, 0xff, ((size_t)p->rule.mask + 1) * sizeof *p->rule.heads);
-    memset(p->block.heads, 0xff, ((size_t)p->block.mask + 1) * sizeof *p->block.heads);
-    memset(p->kv.heads, 0xff, ((size_t)p->kv.mask + 1) * sizeof *p->kv.heads);
+    end_stage(p);
+    gen_clear(p->cur);
+    p->mark_n = p->mark_pn = p->mark_alen = 0;
+}
+
+void bn_pend_committed(bn_pend_t *p)
+{
+    p->mark_done = p->done;
+    if (p->old && p->done == p->nr + p->np)
+        end_stage(p);
 }
 
 /* Room for more bytes in the arena. */
-static bn_status_t arena_room(bn_pend_t *p, size_t more, bn_error_t *err)
+static bn_status_t arena_room(gen_t *p, size_t more, bn_error_t *err)
 {
     if (p->alen + more <= p->acap)
         return BN_OK;
@@ -239,7 +310,7 @@ static bn_status_t arena_room(bn_pend_t *p, size_t more, bn_error_t *err)
     return BN_OK;
 }
 
-static bool people_find(const bn_pend_t *p, uint32_t kvh, const void *block, size_t bl,
+static bool people_find(const gen_t *p, uint32_t kvh, const void *block, size_t bl,
                         const void *val, size_t vl)
 {
     for (uint32_t i = p->kv.heads[kvh & p->kv.mask]; i != NONE; i = p->pe[i].next_kv) {
@@ -255,7 +326,9 @@ static bool people_find(const bn_pend_t *p, uint32_t kvh, const void *block, siz
 bool bn_pend_people_has(const bn_pend_t *p, const void *block, size_t bl, const void *val,
                         size_t vl)
 {
-    return people_find(p, kv_hash(block_hash(block, bl), val, vl), block, bl, val, vl);
+    uint32_t kvh = kv_hash(block_hash(block, bl), val, vl);
+    return people_find(p->cur, kvh, block, bl, val, vl) ||
+           (p->old && people_find(p->old, kvh, block, bl, val, vl));
 }
 
 /* Double the entry array *items of *cap elements of elem bytes (from 4,096),
@@ -271,13 +344,15 @@ static bool grow(void **items, size_t *cap, size_t elem)
     return true;
 }
 
-bn_status_t bn_pend_people_add(bn_pend_t *p, bn_store_txn_t *t, const void *block, size_t bl,
+bn_status_t bn_pend_people_add(bn_pend_t *pp, bn_store_txn_t *t, const void *block, size_t bl,
                                const void *val, size_t vl, bn_error_t *err)
 {
     if (bl > 0xffff || vl > 0xffff)
         return bn_error_set(err, BN_INVALID_EVENT, 0, "subject", "person index entry too long");
     uint32_t kh = block_hash(block, bl), kvh = kv_hash(kh, val, vl);
+    gen_t *p = pp->cur;
     if (people_find(p, kvh, block, bl, val, vl) ||
+        (pp->old && people_find(pp->old, kvh, block, bl, val, vl)) ||
         (t && bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl)))
         return BN_OK;
     if (p->pn == p->pcap && !grow((void **)&p->pe, &p->pcap, sizeof *p->pe))
@@ -306,23 +381,32 @@ bn_status_t bn_pend_people_add(bn_pend_t *p, bn_store_txn_t *t, const void *bloc
     return BN_OK;
 }
 
-void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_store_kv_fn visit,
-                         void *ctx)
+static bool people_each(const gen_t *p, uint32_t kh, const void *block, size_t bl,
+                        bn_store_kv_fn visit, void *ctx)
 {
-    uint32_t kh = block_hash(block, bl);
     for (uint32_t i = p->block.heads[kh & p->block.mask]; i != NONE; i = p->pe[i].next) {
         const ppent_t *x = &p->pe[i];
         if (x->khash != kh || x->key_len != bl || memcmp(p->arena + x->key_off, block, bl) != 0)
             continue;
         bn_store_kv_t kv = {p->arena + x->key_off, x->key_len, p->arena + x->val_off, x->val_len};
         if (!visit(ctx, &kv))
-            return;
+            return false;
     }
+    return true;
 }
 
-bn_status_t bn_pend_rule_add(bn_pend_t *p, const uint8_t key[BN_PEND_KEY_LEN], const void *val,
+void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_store_kv_fn visit,
+                         void *ctx)
+{
+    uint32_t kh = block_hash(block, bl);
+    if (people_each(p->cur, kh, block, bl, visit, ctx) && p->old)
+        people_each(p->old, kh, block, bl, visit, ctx);
+}
+
+bn_status_t bn_pend_rule_add(bn_pend_t *pp, const uint8_t key[BN_PEND_KEY_LEN], const void *val,
                              size_t vl, bn_error_t *err)
 {
+    gen_t *p = pp->cur;
     if (vl > 0xffff)
         return bn_error_set(err, BN_INVALID_EVENT, 0, NULL, "rule index entry too long");
     if (p->n == p->cap && !grow((void **)&p->e, &p->cap, sizeof *p->e))
@@ -346,8 +430,8 @@ bn_status_t bn_pend_rule_add(bn_pend_t *p, const uint8_t key[BN_PEND_KEY_LEN], c
 
 /* The chain's other hashes are told apart by their first 8 bytes, in the
  * entry itself. */
-void bn_pend_rule_each(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN],
-                       bn_store_kv_fn visit, void *ctx)
+static bool rule_each(const gen_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN],
+                      bn_store_kv_fn visit, void *ctx)
 {
     uint64_t tag;
     memcpy(&tag, prefix, 8);
@@ -360,18 +444,17 @@ void bn_pend_rule_each(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_L
             continue;
         bn_store_kv_t kv = {x->key, BN_PEND_KEY_LEN, p->arena + x->val_off, x->val_len};
         if (!visit(ctx, &kv))
-            return;
+            return false;
     }
+    return true;
 }
 
-/* One pending pair in the flush's sort: the key's first 8 bytes big-endian
- * (which decide nearly every comparison without a memory access), then key
- * and value. */
-typedef struct {
-    uint64_t hi;
-    const uint8_t *k, *v;
-    uint16_t kl, vl;
-} sortrec_t;
+void bn_pend_rule_each(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN],
+                       bn_store_kv_fn visit, void *ctx)
+{
+    if (rule_each(p->cur, prefix, visit, ctx) && p->old)
+        rule_each(p->old, prefix, visit, ctx);
+}
 
 static int cmp_sortrec(const void *a, const void *b)
 {
@@ -452,36 +535,106 @@ static bn_status_t put_sorted(bn_store_txn_t *t, bn_store_db_t db, const sortrec
     return st;
 }
 
-bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_error_t *err)
+/* g's pairs in key order into *out (rule entries first, *nr of them, then
+ * people, *np): one allocation the caller frees. */
+static bn_status_t sort_gen(const gen_t *g, sortrec_t **out, size_t *nr, size_t *np,
+                            bn_error_t *err)
 {
-    size_t most = p->n > p->pn ? p->n : p->pn;
-    sortrec_t *recs = malloc((most ? most : 1) * 2 * sizeof *recs);
-    if (!recs)
+    size_t total = g->n + g->pn;
+    sortrec_t *recs = malloc((total ? total : 1) * sizeof *recs);
+    sortrec_t *tmp = malloc((total ? total : 1) * sizeof *tmp);
+    if (!recs || !tmp) {
+        free(recs);
+        free(tmp);
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
-    sortrec_t *tmp = recs + (most ? most : 1);
-    for (size_t i = 0; i < p->n; i++) {
-        const pent_t *x = &p->e[i];
-        recs[i] = (sortrec_t){0, x->key, p->arena + x->val_off, BN_PEND_KEY_LEN, x->val_len};
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        const pent_t *x = &g->e[i];
+        recs[i] = (sortrec_t){0, x->key, g->arena + x->val_off, BN_PEND_KEY_LEN, x->val_len};
         recs[i].hi = key_word(&recs[i], 0);
     }
-    sort_recs(recs, tmp, p->n, 0);
-    /* The end day only: the rest is in the event. */
-    bn_status_t st = put_sorted(t, BN_DB_RULEIDX, recs, p->n, BN_PEND_RULE_DB_VAL_LEN, err);
-    if (st == BN_OK) {
-        for (size_t i = 0; i < p->pn; i++) {
-            const ppent_t *x = &p->pe[i];
-            const uint8_t *k = p->arena + x->key_off;
-            recs[i] = (sortrec_t){0, k, p->arena + x->val_off, x->key_len, x->val_len};
-            recs[i].hi = key_word(&recs[i], 0);
-        }
-        sort_recs(recs, tmp, p->pn, 0);
-        st = put_sorted(t, BN_DB_PEOPLE, recs, p->pn, SIZE_MAX, err);
+    sort_recs(recs, tmp, g->n, 0);
+    sortrec_t *pr = recs + g->n;
+    for (size_t i = 0; i < g->pn; i++) {
+        const ppent_t *x = &g->pe[i];
+        pr[i] = (sortrec_t){0, g->arena + x->key_off, g->arena + x->val_off, x->key_len,
+                            x->val_len};
+        pr[i].hi = key_word(&pr[i], 0);
     }
-    free(recs);
+    sort_recs(pr, tmp, g->pn, 0);
+    free(tmp);
+    *out = recs;
+    *nr = g->n;
+    *np = g->pn;
+    return BN_OK;
+}
+
+static bn_status_t put_upto(bn_store_txn_t *t, uint64_t upto, bn_error_t *err)
+{
     uint8_t v[8];
     bn_store_put_be64(v, upto);
+    return bn_store_txn_put(t, BN_DB_META, UPTO_KEY, sizeof UPTO_KEY - 1, v, 8, err);
+}
+
+bn_status_t bn_pend_stage(bn_pend_t *p, uint64_t upto, bn_error_t *err)
+{
+    if (p->old)
+        return bn_error_set(err, BN_INTERNAL, 0, NULL, "a staged flush is already under way");
+    bn_status_t st = sort_gen(p->cur, &p->srt, &p->nr, &p->np, err);
+    if (st != BN_OK)
+        return st;
+    p->old = p->cur;
+    p->cur = p->old == &p->g[0] ? &p->g[1] : &p->g[0];
+    gen_clear(p->cur);
+    p->done = p->mark_done = 0;
+    p->mark_n = p->mark_pn = p->mark_alen = 0;
+    p->old_upto = upto;
+    return BN_OK;
+}
+
+bn_status_t bn_pend_stage_step(bn_pend_t *p, bn_store_txn_t *t, size_t most, bool *finished,
+                               bn_error_t *err)
+{
+    *finished = false;
+    if (!p->old)
+        return BN_OK;
+    size_t total = p->nr + p->np, end = most < total - p->done ? p->done + most : total;
+    bn_status_t st = BN_OK;
+    if (p->done < p->nr) { /* rule entries: the end day only, the rest is in the event */
+        size_t e = end < p->nr ? end : p->nr;
+        st = put_sorted(t, BN_DB_RULEIDX, p->srt + p->done, e - p->done, BN_PEND_RULE_DB_VAL_LEN,
+                        err);
+        if (st == BN_OK)
+            p->done = e;
+    }
+    if (st == BN_OK && p->done < end) {
+        st = put_sorted(t, BN_DB_PEOPLE, p->srt + p->done, end - p->done, SIZE_MAX, err);
+        if (st == BN_OK)
+            p->done = end;
+    }
+    if (st == BN_OK && p->done == total) {
+        st = put_upto(t, p->old_upto, err);
+        *finished = st == BN_OK;
+    }
+    return st;
+}
+
+bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_error_t *err)
+{
+    bool fin;
+    bn_status_t st = bn_pend_stage_step(p, t, SIZE_MAX, &fin, err);
+    if (st != BN_OK)
+        return st;
+    sortrec_t *recs = NULL;
+    size_t nr = 0, np = 0;
+    if ((st = sort_gen(p->cur, &recs, &nr, &np, err)) != BN_OK)
+        return st;
+    st = put_sorted(t, BN_DB_RULEIDX, recs, nr, BN_PEND_RULE_DB_VAL_LEN, err);
     if (st == BN_OK)
-        st = bn_store_txn_put(t, BN_DB_META, UPTO_KEY, sizeof UPTO_KEY - 1, v, 8, err);
+        st = put_sorted(t, BN_DB_PEOPLE, recs + nr, np, SIZE_MAX, err);
+    free(recs);
+    if (st == BN_OK)
+        st = put_upto(t, upto, err);
     return st;
 }
 

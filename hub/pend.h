@@ -44,22 +44,51 @@ typedef struct bn_pend bn_pend_t;
 bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err);
 /* Free p and everything in it; NULL-safe, idempotent, nulls *self_p. */
 void bn_pend_destroy(bn_pend_t **self_p);
-/* The entries waiting: rule index and people together. */
+/* The entries not yet in LMDB (as of the last commit): rule index and
+ * people together, gathered and staged. */
 size_t bn_pend_count(const bn_pend_t *p);
+/* The entries gathered since the last bn_pend_stage() (what decides the
+ * next one). */
+size_t bn_pend_gathered(const bn_pend_t *p);
+/* The staged entries not yet written (0: no staged flush under way). */
+size_t bn_pend_staged(const bn_pend_t *p);
 
 /* Before a batch attempt: what rollback returns to. */
 void bn_pend_mark(bn_pend_t *p);
-/* A failed attempt: drop the entries added since the mark. */
+/* A failed attempt: drop the entries added and forget the staged entries
+ * written since the mark. */
 void bn_pend_rollback(bn_pend_t *p);
+/* The attempt's transaction committed: the staged entries it wrote are in
+ * LMDB; when they were the last, the staged generation is dropped. */
+void bn_pend_committed(bn_pend_t *p);
 
-/* Put every pending entry into LMDB in key order within t (rule entries
- * into ruleidx, people entries into people), and record in meta that the
- * entries of every event up to seq upto are there. p is unchanged: call
- * bn_pend_clear() once t has committed (on failure abort t: p still holds
- * them).
+/* A staged flush spreads one sorted pass over many transactions, so that no
+ * single group commit stalls for it: bn_pend_stage() sorts the gathered
+ * entries (those of every event up to seq upto) into a staged generation
+ * and starts an empty one for new entries; each bn_pend_stage_step() puts
+ * the next `most` staged entries in key order within t, and the one that
+ * puts the last also records upto in meta. Staged entries stay visible to
+ * the lookups until bn_pend_committed() drops them (an entry written already
+ * may then be seen twice, in LMDB and here: the lookups take that). A crash
+ * before the last step loses nothing: the next start derives the entries of
+ * the events after the previous upto again.
+ * bn_pend_stage: outside any attempt (after a commit); returns BN_OK,
+ * BN_NOMEM, or BN_INTERNAL when a staged flush is still under way.
+ * bn_pend_stage_step: *finished true when this step wrote the last entry;
+ * returns BN_OK (nothing staged: nothing done) or a store status. */
+bn_status_t bn_pend_stage(bn_pend_t *p, uint64_t upto, bn_error_t *err);
+bn_status_t bn_pend_stage_step(bn_pend_t *p, bn_store_txn_t *t, size_t most, bool *finished,
+                               bn_error_t *err);
+
+/* Put every pending entry (the rest of a staged flush, then the gathered)
+ * into LMDB in key order within t (rule entries into ruleidx, people
+ * entries into people), and record in meta that the entries of every event
+ * up to seq upto are there. Call bn_pend_clear() once t has committed (on
+ * failure roll back to the mark and abort t: p still holds them).
  * Returns BN_OK, BN_NOMEM or a store status (BN_STORE, BN_STORE_FULL). */
 bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_error_t *err);
-/* Empty p (after its flush committed); it keeps its memory for the next round. */
+/* Empty p, staged and gathered (after bn_pend_flush() committed); it keeps
+ * its tables for the next round. */
 void bn_pend_clear(bn_pend_t *p);
 /* The first seq whose index entries may be missing from LMDB (the last
  * flush's upto + 1; head + 1 for a store that never flushed, whose entries

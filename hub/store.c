@@ -773,6 +773,14 @@ bn_status_t bn_store_txn_scan(bn_store_txn_t *t, bn_store_db_t db, const void *f
     return scan_in(t->txn, t->store->dbs[db], DB_NAMES[db], from, from_len, visit, ctx, err);
 }
 
+uint64_t bn_store_txn_entries(bn_store_txn_t *t, bn_store_db_t db)
+{
+    MDB_stat ms;
+    if ((unsigned)db >= BN_DB_COUNT_ || mdb_stat(t->txn, t->store->dbs[db], &ms) != 0)
+        return 0;
+    return ms.ms_entries;
+}
+
 bool bn_store_txn_has_dup(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
                           const void *val, size_t vlen)
 {

@@ -192,6 +192,8 @@ bn_status_t bn_store_txn_del(bn_store_txn_t *t, bn_store_db_t db, const void *ke
  * value of a dupsort key, until visit returns false. */
 bn_status_t bn_store_txn_scan(bn_store_txn_t *t, bn_store_db_t db, const void *from,
                               size_t from_len, bn_store_kv_fn visit, void *ctx, bn_error_t *err);
+/* The number of pairs in db (every value of a dupsort key counts) as of t. */
+uint64_t bn_store_txn_entries(bn_store_txn_t *t, bn_store_db_t db);
 /* Does the dupsort db (people) hold exactly this value under key? */
 bool bn_store_txn_has_dup(bn_store_txn_t *t, bn_store_db_t db, const void *key, size_t klen,
                           const void *val, size_t vlen);

@@ -36,6 +36,9 @@ struct bn_writer {
     const bn_rule_conf_t *unanswered; /* the unanswered-referral rule, or NULL */
     bn_findings_t findings;           /* of the batch being written */
     bn_pend_t *pend;                  /* index entries (rules, people) not yet in LMDB */
+    size_t flush_at;                  /* gathered entries that make the next staged flush */
+    uint64_t staged_upto, staged_ms;  /* of the staged flush under way, for its log line */
+    size_t staged_entries;
     int64_t event_clock;              /* latest occurred_at stored (unix s), never past now */
     pthread_t thread;
     bool started;
@@ -440,6 +443,88 @@ static bn_status_t raise_alerts(bn_writer_t *w, bn_store_txn_t *t, bn_batch_t *b
     return BN_OK;
 }
 
+/* How many pending entries make the next sorted pass: a share of the entries
+ * already indexed, so that a pass, whose cost grows with the B-trees it
+ * writes into (at millions of entries nearly every leaf page takes a new
+ * entry), comes as much less often as it costs more, and its cost per event
+ * stays flat as the store grows. Never fewer than hub.rule_index_flush, never
+ * more than hub.rule_index_flush_max (the memory bound). */
+#define FLUSH_SHARE_DIV 2
+static size_t plan_flush(const bn_config_t *cfg, bn_store_txn_t *t)
+{
+    uint64_t indexed = bn_store_txn_entries(t, BN_DB_RULEIDX) + bn_store_txn_entries(t, BN_DB_PEOPLE);
+    uint64_t lo = cfg->rule_index_flush,
+             hi = cfg->rule_index_flush_max > lo ? cfg->rule_index_flush_max : lo;
+    uint64_t at = indexed / FLUSH_SHARE_DIV;
+    return (size_t)(at < lo ? lo : at > hi ? hi : at);
+}
+
+#define STAGE_STEP_MIN 64     /* staged entries written with every batch, at least */
+#define STAGE_IDLE_STEP 16384 /* ... by an idle writer, every IDLE_STEP_MS */
+#define IDLE_STEP_MS 20
+
+/* The last staged entry is in LMDB. */
+static void flushed(bn_writer_t *w, size_t next_at)
+{
+    w->flush_at = next_at;
+    bn_log(BN_LOG_INFO, "rule_index_flushed", "upto=%llu entries=%zu ms=%llu next_at=%zu",
+           (unsigned long long)w->staged_upto, w->staged_entries,
+           (unsigned long long)(now_ms() - w->staged_ms), next_at);
+}
+
+/* After a commit: stage the gathered entries when there are enough. */
+static void stage_if_due(bn_writer_t *w, uint64_t head)
+{
+    if (bn_pend_staged(w->pend) || bn_pend_gathered(w->pend) < w->flush_at)
+        return;
+    size_t n = bn_pend_gathered(w->pend);
+    bn_error_t err;
+    if (bn_pend_stage(w->pend, head, &err) != BN_OK) {
+        char q[400];
+        bn_log(BN_LOG_WARN, "rule_index_stage_failed", "error=%s",
+               bn_log_quote(err.msg, q, sizeof q));
+        return; /* tried again after the next batch */
+    }
+    w->staged_upto = head;
+    w->staged_entries = n;
+    w->staged_ms = now_ms();
+}
+
+/* An idle writer goes on with a staged flush in a transaction of its own. */
+static void idle_step(bn_writer_t *w)
+{
+    bn_error_t err;
+    bn_store_txn_t *t = NULL;
+    bool finished = false;
+    size_t next_at = w->flush_at;
+    bn_pend_mark(w->pend);
+    bn_status_t st = bn_store_begin(w->store, &t, &err);
+    if (st == BN_OK)
+        st = bn_pend_stage_step(w->pend, t, STAGE_IDLE_STEP, &finished, &err);
+    if (st == BN_OK && finished)
+        next_at = plan_flush(w->cfg, t);
+    if (st == BN_OK)
+        st = bn_store_commit(&t, &err);
+    else
+        bn_store_abort(&t);
+    if (st != BN_OK) {
+        bn_pend_rollback(w->pend);
+        bn_error_t gerr;
+        if (st == BN_STORE_FULL && bn_store_grow(w->store, &gerr) == BN_OK) {
+            bn_log(BN_LOG_INFO, "store_grown", "attempt=1");
+            return; /* the next step has room */
+        }
+        char q[400];
+        bn_log(BN_LOG_WARN, "rule_index_step_failed", "status=%s error=%s", bn_status_name(st),
+               bn_log_quote(err.msg, q, sizeof q));
+        return; /* the next batch writes them */
+    }
+    w->dirty = true;
+    bn_pend_committed(w->pend);
+    if (finished)
+        flushed(w, next_at);
+}
+
 static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
 {
     bn_store_txn_t *t = NULL;
@@ -451,6 +536,7 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
     bn_findings_clear(&w->findings);
     bn_batch_clear_alerts(b);
     bn_pend_mark(w->pend);
+    size_t gathered = bn_pend_gathered(w->pend);
     for (size_t i = 0; i < b->len && st == BN_OK; i++)
         st = write_request(w, t, b->reqs[i], &head, err);
     if (st == BN_OK)
@@ -461,9 +547,18 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
         bn_store_abort(&t); /* a timer tick that found nothing: no commit, no fsync */
         return BN_OK;
     }
-    bool flush = st == BN_OK && bn_pend_count(w->pend) >= w->cfg->rule_index_flush;
-    if (flush)
-        st = bn_pend_flush(w->pend, t, head, err);
+    /* A staged flush goes on by about twice what this batch added (so it is
+     * done long before the next is due), and all at once when the next is. */
+    bool finished = false;
+    size_t next_at = w->flush_at;
+    if (st == BN_OK && bn_pend_staged(w->pend)) {
+        size_t added = bn_pend_gathered(w->pend) - gathered;
+        size_t most = bn_pend_gathered(w->pend) >= w->flush_at ? SIZE_MAX
+                                                                 : 2 * added + STAGE_STEP_MIN;
+        st = bn_pend_stage_step(w->pend, t, most, &finished, err);
+        if (st == BN_OK && finished)
+            next_at = plan_flush(w->cfg, t);
+    }
     if (st == BN_OK)
         st = bn_store_commit(&t, err);
     else
@@ -474,10 +569,10 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
             memset(w->link_opt.seen, 0, sizeof *w->link_opt.seen);
         return st;
     }
-    if (flush) {
-        bn_pend_clear(w->pend);
-        bn_log(BN_LOG_DEBUG, "rule_index_flushed", "upto=%llu", (unsigned long long)head);
-    }
+    bn_pend_committed(w->pend);
+    if (finished)
+        flushed(w, next_at);
+    stage_if_due(w, head);
     return BN_OK;
 }
 
@@ -540,14 +635,24 @@ static void flush_pending(bn_writer_t *w)
     if (!bn_pend_count(w->pend))
         return;
     bn_error_t err;
-    bn_store_txn_t *t = NULL;
-    bn_status_t st = bn_store_begin(w->store, &t, &err);
-    if (st == BN_OK)
-        st = bn_pend_flush(w->pend, t, bn_store_head(w->store), &err);
-    if (st == BN_OK)
-        st = bn_store_commit(&t, &err);
-    else
-        bn_store_abort(&t);
+    bn_status_t st = BN_OK;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        bn_store_txn_t *t = NULL;
+        bn_pend_mark(w->pend);
+        st = bn_store_begin(w->store, &t, &err);
+        if (st == BN_OK)
+            st = bn_pend_flush(w->pend, t, bn_store_head(w->store), &err);
+        if (st == BN_OK)
+            st = bn_store_commit(&t, &err);
+        else
+            bn_store_abort(&t);
+        if (st != BN_STORE_FULL)
+            break;
+        bn_pend_rollback(w->pend); /* the staged entries it wrote are not there */
+        if (bn_store_grow(w->store, &err) != BN_OK)
+            break;
+        bn_log(BN_LOG_INFO, "store_grown", "attempt=%d", attempt + 1);
+    }
     if (st == BN_OK) {
         bn_pend_clear(w->pend);
         w->dirty = true;
@@ -566,13 +671,18 @@ static void *run(void *arg)
         zmq_pollitem_t it = {w->pipe, 0, ZMQ_POLLIN, 0};
         int timeout =
             w->cfg->durability == BN_DURABILITY_BUFFERED ? (int)w->cfg->sync_interval_ms : -1;
+        if (bn_pend_staged(w->pend) && (timeout < 0 || timeout > IDLE_STEP_MS))
+            timeout = IDLE_STEP_MS;
         int rc = zmq_poll(&it, 1, timeout);
         if (rc < 0 && zmq_errno() == EINTR)
             continue;
         if (rc < 0)
             break;
         if (rc == 0) {
-            maybe_sync(w, true);
+            bool stepping = bn_pend_staged(w->pend);
+            if (stepping)
+                idle_step(w);
+            maybe_sync(w, !stepping); /* a sync_interval_ms wait: sync now */
             continue;
         }
         bn_batch_t *b = NULL;
@@ -617,6 +727,14 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     }
     if (replayed)
         bn_log(BN_LOG_INFO, "rule_index_recovered", "events=%llu", (unsigned long long)replayed);
+    bn_store_txn_t *t = NULL;
+    bn_error_t terr;
+    w->flush_at = cfg->rule_index_flush;
+    if (bn_store_begin(store, &t, &terr) == BN_OK) {
+        w->flush_at = plan_flush(cfg, t);
+        bn_store_abort(&t);
+    }
+    stage_if_due(w, bn_store_head(store));
     w->link_opt.pend = w->pend;
     w->pipe = zmq_socket(zctx, ZMQ_PAIR);
     if (!w->pipe || zmq_connect(w->pipe, pipe_endpoint) != 0) {

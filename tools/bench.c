@@ -83,6 +83,8 @@ static void usage(FILE *f)
             "                           subject linkage stays on) [the shipped default rules]\n"
             "      --residents N        NIKs cycle over N people, each getting another vaccine\n"
             "                           code each round (canonical only) [0: one per event]\n"
+            "      --people-from N      number new people from N, for another run against a\n"
+            "                           kept store whose people must not come again [0]\n"
             "  -h, --help               this text\n"
             "\n"
             "Exit status: 0 all phases ran and the hub stopped cleanly, 1 a phase failed,\n"
@@ -125,6 +127,7 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
                                        {"agency", required_argument, NULL, 12},
                                        {"no-rules", no_argument, NULL, 13},
                                        {"residents", required_argument, NULL, 14},
+                                       {"people-from", required_argument, NULL, 15},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -215,6 +218,10 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
             break;
         case 14:
             if (parse_u64(optarg, "--residents", 1000000000000ULL, &o->residents))
+                return -1;
+            break;
+        case 15:
+            if (parse_u64(optarg, "--people-from", 4000000000ULL, &o->people_from))
                 return -1;
             break;
         case 'h':

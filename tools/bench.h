@@ -36,6 +36,7 @@ typedef struct {
     double lat_rate, lat_seconds;
     bool no_raw, no_replay, keep, no_rules;
     uint64_t residents; /* 0: a new person per event; N: NIKs cycle over N people */
+    uint64_t people_from; /* added to every new person's number */
 } bn_bench_opts_t;
 
 /* A payload with two fixed-width slots patched per event. */

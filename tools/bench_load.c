@@ -320,7 +320,8 @@ static void *pub_thread(void *arg)
              * throughput phase's people are not the prefill's: the same NIK,
              * vaccine and dose again would be a real duplicate, alerted. */
             uint64_t person =
-                (uint64_t)p->idx * 10000000000ULL + (p->kind == 'P' ? 5000000000ULL : 0) + sent;
+                (uint64_t)p->idx * 10000000000ULL + (p->kind == 'P' ? 5000000000ULL : 0) +
+                p->o->people_from + sent;
             bn_bench__tmpl_patch(t.buf, t.sid_off, t.nik_off, sid, BN_BENCH_SID_PUB_LEN, person);
             bn_bench__tmpl_birth(t.buf, t.birth_off, person);
             if (p->o->residents)
@@ -645,6 +646,12 @@ done:
         fprintf(stderr, "bench: latency: %s\n", s.msg);
     size_t n = atomic_load(&s.n);
     out->received = n;
+    const char *dump = getenv("BN_BENCH_LATENCY_DUMP"); /* arrival order, ns: for tail studies */
+    FILE *df = dump && *dump ? fopen(dump, "w") : NULL;
+    for (size_t i = 0; df && i < n; i++)
+        fprintf(df, "%llu\n", (unsigned long long)s.lat[i]);
+    if (df)
+        fclose(df);
     if (rc == 0 && n > 0) {
         qsort(s.lat, n, sizeof *s.lat, cmp_u64);
         out->p50 = (double)s.lat[(n - 1) / 2] / 1e6;

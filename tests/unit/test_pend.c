@@ -6,7 +6,11 @@
  * share a bucket and their first 8 bytes; a mark, more entries across
  * several rehashes and a rollback that leaves exactly the entries from
  * before the mark; a flush that puts every entry into LMDB in key order
- * (counted with the store's scan) and the upto mark recovery starts from.
+ * (counted with the store's scan) and the upto mark recovery starts from;
+ * a staged flush spread over many transactions (one of them aborted and
+ * rolled back), whose entries stay visible until their last step commits,
+ * which writes each once, in key order, and only then moves the upto mark,
+ * while entries gathered meanwhile wait apart.
  * Under the rules: a duplicate of another agency is found among pending
  * entries, among flushed ones and among ones recovered from the log; a
  * subject whose entries were rolled back is found nowhere.
@@ -359,6 +363,103 @@ static void test_flush(bn_pend_t *p, bn_store_t *s)
     bn_pend_clear(p);
 }
 
+/* Rules entries 0..STAGED_RULES-1 and people 0..STAGED_PEOPLE-1 staged and
+ * written in steps of STAGE_STEP; rules up to STAGED_RULES + GATHERED_LATE
+ * gathered meanwhile. */
+#define STAGED_RULES 9000
+#define STAGED_PEOPLE 5000
+#define STAGE_STEP 1000
+#define GATHERED_LATE 300
+
+static void test_staged(bn_pend_t *p, bn_store_t *s)
+{
+    bn_error_t err;
+    add_rules(p, 0, STAGED_RULES);
+    add_people(p, NULL, 0, STAGED_PEOPLE);
+    const size_t total = STAGED_RULES + STAGED_PEOPLE;
+    CHECK_EQ_U64(bn_pend_gathered(p), total);
+    CHECK_EQ_U64(bn_pend_staged(p), 0);
+    CHECK(bn_pend_stage(p, 4321, &err) == BN_OK);
+    CHECK_EQ_U64(bn_pend_gathered(p), 0);
+    CHECK_EQ_U64(bn_pend_staged(p), total);
+    CHECK(bn_pend_stage(p, 4322, &err) == BN_INTERNAL); /* one at a time */
+    /* Staged entries are still found by the lookups. */
+    CHECK_EQ_U64(prefixes_not_holding(p, STAGED_RULES), 0);
+    CHECK_EQ_U64(blocks_not_holding(p, STAGED_PEOPLE), 0);
+    CHECK(person_pending(p, STAGED_PEOPLE - 1));
+    /* A staged person is not gathered again. */
+    add_people(p, NULL, 0, 10);
+    CHECK_EQ_U64(bn_pend_gathered(p), 0);
+    add_rules(p, STAGED_RULES, STAGED_RULES + GATHERED_LATE);
+    CHECK_EQ_U64(bn_pend_gathered(p), GATHERED_LATE);
+    CHECK_EQ_U64(prefixes_not_holding(p, STAGED_RULES + GATHERED_LATE), 0);
+
+    uint64_t from = 0;
+    size_t steps = 0, aborted = 0, early = 0, wrong_left = 0;
+    bool finished = false;
+    while (!finished && steps < 100) {
+        size_t left = bn_pend_staged(p);
+        bn_pend_mark(p);
+        bn_store_txn_t *t = NULL;
+        CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+        if (!t)
+            break;
+        CHECK_MSG(bn_pend_stage_step(p, t, STAGE_STEP, &finished, &err) == BN_OK, "%s", err.msg);
+        if (steps == 3 && !aborted) { /* this attempt fails: nothing of it counts */
+            bn_store_abort(&t);
+            bn_pend_rollback(p);
+            aborted++;
+            finished = false;
+            wrong_left += bn_pend_staged(p) != left;
+            continue;
+        }
+        CHECK(bn_store_commit(&t, &err) == BN_OK);
+        bn_pend_committed(p);
+        steps++;
+        wrong_left += bn_pend_staged(p) != (left > STAGE_STEP ? left - STAGE_STEP : 0);
+        CHECK(bn_pend_unflushed_from(s, &from, &err) == BN_OK);
+        early += !finished && from != bn_store_head(s) + 1;
+    }
+    CHECK(finished);
+    CHECK_EQ_U64(steps, (total + STAGE_STEP - 1) / STAGE_STEP);
+    CHECK_EQ_U64(wrong_left, 0);
+    CHECK_EQ_U64(early, 0); /* the upto mark moves with the last step only */
+    CHECK(bn_pend_unflushed_from(s, &from, &err) == BN_OK);
+    CHECK_EQ_U64(from, 4322);
+    /* Dropped from memory; the late ones wait on. */
+    CHECK_EQ_U64(bn_pend_staged(p), 0);
+    CHECK_EQ_U64(bn_pend_count(p), GATHERED_LATE);
+    CHECK(!person_pending(p, 0));
+    uint8_t prefix[BN_PEND_PREFIX_LEN];
+    make_prefix(0, prefix);
+    rule_visit_t v = {.prefix_no = 0};
+    bn_pend_rule_each(p, prefix, visit_rule, &v);
+    CHECK_EQ_U64(v.visited, GATHERED_LATE / N_PREFIXES + (0 < GATHERED_LATE % N_PREFIXES));
+
+    /* In LMDB: every staged entry, once, in key order. */
+    bn_store_txn_t *t = NULL;
+    CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+    scan_t sc = {0}, sp = {0};
+    CHECK(bn_store_txn_scan(t, BN_DB_RULEIDX, NULL, 0, scan_ruleidx, &sc, &err) == BN_OK);
+    CHECK_EQ_U64(sc.n, STAGED_RULES);
+    CHECK_EQ_U64(sc.out_of_order, 0);
+    CHECK_EQ_U64(sc.wrong, 0);
+    CHECK(bn_store_txn_scan(t, BN_DB_PEOPLE, NULL, 0, scan_people, &sp, &err) == BN_OK);
+    CHECK_EQ_U64(sp.n, STAGED_PEOPLE);
+    CHECK_EQ_U64(sp.out_of_order, 0);
+    /* A whole flush writes the rest. */
+    CHECK(bn_pend_flush(p, t, 5000, &err) == BN_OK);
+    CHECK(bn_store_commit(&t, &err) == BN_OK);
+    bn_pend_clear(p);
+    CHECK_EQ_U64(bn_pend_count(p), 0);
+    CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+    scan_t all = {0};
+    CHECK(bn_store_txn_scan(t, BN_DB_RULEIDX, NULL, 0, scan_ruleidx, &all, &err) == BN_OK);
+    CHECK_EQ_U64(all.n, STAGED_RULES + GATHERED_LATE);
+    CHECK_EQ_U64(all.wrong, 0);
+    bn_store_abort(&t);
+}
+
 /* ---- under the rules -------------------------------------------------------- */
 
 static const char RULES_YAML[] = "agencies:\n"
@@ -526,6 +627,13 @@ int main(void)
         test_add_mark_rollback(p);
         test_flush(p, s);
     }
+    bn_pend_destroy(&p);
+    bn_store_destroy(&s);
+
+    CHECK(bn_pend_new(&p, &err) == BN_OK);
+    s = open_store(dir, "staged");
+    if (p && s)
+        test_staged(p, s);
     bn_pend_destroy(&p);
     bn_store_destroy(&s);
 
