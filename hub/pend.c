@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bloom.h"
+
 #define NONE UINT32_MAX
 #define MIN_BUCKETS (1u << 12)
 static const char UPTO_KEY[] = "ruleidx_upto";
@@ -83,6 +85,9 @@ struct bn_pend {
     sortrec_t *srt;
     size_t nr, np, done, mark_done;
     uint64_t old_upto;
+    /* Every entry LMDB holds in ruleidx (by prefix) and people (by block
+     * and value), or NULL (then every lookup goes to LMDB). */
+    bn_bloom_t *stored;
 };
 
 /* 64-bit multiply-xorshift over 8-byte words, then a full avalanche, so the
@@ -119,6 +124,17 @@ static uint32_t block_hash(const uint8_t *k, size_t kl)
 static uint32_t kv_hash(uint32_t khash, const uint8_t *v, size_t vl)
 {
     return (uint32_t)bytes_hash(khash ^ 0x9e3779b97f4a7c15ULL, v, vl);
+}
+
+/* The filter's hash of a rule prefix, and of a people pair. */
+static uint64_t stored_rule_hash(const uint8_t *prefix)
+{
+    return bytes_hash(0x72756c65u, prefix, BN_PEND_PREFIX_LEN);
+}
+
+static uint64_t stored_person_hash(const void *block, size_t bl, const void *val, size_t vl)
+{
+    return bytes_hash(bytes_hash(0x70706c65u, block, bl), val, vl);
 }
 
 /* The match hash's first bytes: already uniform. */
@@ -227,6 +243,7 @@ void bn_pend_destroy(bn_pend_t **self_p)
     gen_free(&(*self_p)->g[0]);
     gen_free(&(*self_p)->g[1]);
     free((*self_p)->srt);
+    bn_bloom_destroy(&(*self_p)->stored);
     free(*self_p);
     *self_p = NULL;
 }
@@ -353,7 +370,8 @@ bn_status_t bn_pend_people_add(bn_pend_t *pp, bn_store_txn_t *t, const void *blo
     gen_t *p = pp->cur;
     if (people_find(p, kvh, block, bl, val, vl) ||
         (pp->old && people_find(pp->old, kvh, block, bl, val, vl)) ||
-        (t && bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl)))
+        (t && (!pp->stored || bn_bloom_maybe(pp->stored, stored_person_hash(block, bl, val, vl))) &&
+         bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl)))
         return BN_OK;
     if (p->pn == p->pcap && !grow((void **)&p->pe, &p->pcap, sizeof *p->pe))
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
@@ -522,15 +540,23 @@ static void sort_recs(sortrec_t *a, sortrec_t *tmp, size_t n, size_t off)
     }
 }
 
-/* Put recs[0..n) (sorted) into db through one cursor. */
-static bn_status_t put_sorted(bn_store_txn_t *t, bn_store_db_t db, const sortrec_t *recs, size_t n,
-                              size_t vcap, bn_error_t *err)
+/* Put recs[0..n) (sorted) into db (ruleidx or people) through one cursor,
+ * and into the filter (an aborted txn leaves it a few "maybe"s more). */
+static bn_status_t put_sorted(bn_pend_t *p, bn_store_txn_t *t, bn_store_db_t db,
+                              const sortrec_t *recs, size_t n, bn_error_t *err)
 {
+    size_t vcap = db == BN_DB_RULEIDX ? BN_PEND_RULE_DB_VAL_LEN : SIZE_MAX; /* the end day only */
     bn_store_putter_t *c = NULL;
     bn_status_t st = bn_store_putter_open(t, db, &c, err);
-    for (size_t i = 0; i < n && st == BN_OK; i++)
+    for (size_t i = 0; i < n && st == BN_OK; i++) {
         st = bn_store_putter_put(c, recs[i].k, recs[i].kl, recs[i].v,
                                  recs[i].vl < vcap ? recs[i].vl : vcap, err);
+        if (p->stored)
+            bn_bloom_add(p->stored, db == BN_DB_RULEIDX
+                                        ? stored_rule_hash(recs[i].k)
+                                        : stored_person_hash(recs[i].k, recs[i].kl, recs[i].v,
+                                                             recs[i].vl));
+    }
     bn_store_putter_close(&c);
     return st;
 }
@@ -602,13 +628,12 @@ bn_status_t bn_pend_stage_step(bn_pend_t *p, bn_store_txn_t *t, size_t most, boo
     bn_status_t st = BN_OK;
     if (p->done < p->nr) { /* rule entries: the end day only, the rest is in the event */
         size_t e = end < p->nr ? end : p->nr;
-        st = put_sorted(t, BN_DB_RULEIDX, p->srt + p->done, e - p->done, BN_PEND_RULE_DB_VAL_LEN,
-                        err);
+        st = put_sorted(p, t, BN_DB_RULEIDX, p->srt + p->done, e - p->done, err);
         if (st == BN_OK)
             p->done = e;
     }
     if (st == BN_OK && p->done < end) {
-        st = put_sorted(t, BN_DB_PEOPLE, p->srt + p->done, end - p->done, SIZE_MAX, err);
+        st = put_sorted(p, t, BN_DB_PEOPLE, p->srt + p->done, end - p->done, err);
         if (st == BN_OK)
             p->done = end;
     }
@@ -629,9 +654,9 @@ bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_err
     size_t nr = 0, np = 0;
     if ((st = sort_gen(p->cur, &recs, &nr, &np, err)) != BN_OK)
         return st;
-    st = put_sorted(t, BN_DB_RULEIDX, recs, nr, BN_PEND_RULE_DB_VAL_LEN, err);
+    st = put_sorted(p, t, BN_DB_RULEIDX, recs, nr, err);
     if (st == BN_OK)
-        st = put_sorted(t, BN_DB_PEOPLE, recs + nr, np, SIZE_MAX, err);
+        st = put_sorted(p, t, BN_DB_PEOPLE, recs + nr, np, err);
     free(recs);
     if (st == BN_OK)
         st = put_upto(t, upto, err);
@@ -664,5 +689,59 @@ bn_status_t bn_pend_unflushed_from(bn_store_t *s, uint64_t *from, bn_error_t *er
     /* A store from before the pending index has every entry in LMDB already. */
     if (upto.found)
         *from = upto.v + 1;
+    return BN_OK;
+}
+
+/* ---- the filter of what LMDB holds ---------------------------------------- */
+
+bool bn_pend_rule_maybe_stored(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN])
+{
+    return !p->stored || bn_bloom_maybe(p->stored, stored_rule_hash(prefix));
+}
+
+bool bn_pend_filter_full(const bn_pend_t *p)
+{
+    return p->stored && bn_bloom_full(p->stored);
+}
+
+typedef struct {
+    bn_bloom_t *b;
+    bool people;
+} load_t;
+
+static bool visit_load(void *ctx, const bn_store_kv_t *kv)
+{
+    load_t *l = ctx;
+    if (l->people)
+        bn_bloom_add(l->b, stored_person_hash(kv->key, kv->key_len, kv->val, kv->val_len));
+    else if (kv->key_len >= BN_PEND_PREFIX_LEN)
+        bn_bloom_add(l->b, stored_rule_hash(kv->key));
+    return true;
+}
+
+bn_status_t bn_pend_load_filter(bn_pend_t *p, bn_store_txn_t *t, uint64_t *entries,
+                                size_t *bytes, bn_error_t *err)
+{
+    uint64_t n = bn_store_txn_entries(t, BN_DB_RULEIDX) + bn_store_txn_entries(t, BN_DB_PEOPLE);
+    *entries = n;
+    *bytes = 0;
+    /* Room for the store to double before the next load. */
+    uint64_t planned = 2 * n + 4 * (uint64_t)BN_PEND_FILTER_MIN;
+    bn_bloom_t *b = NULL;
+    bn_status_t st = bn_bloom_new(&b, planned, err);
+    if (st != BN_OK)
+        return st;
+    load_t l = {b, false};
+    st = bn_store_txn_scan(t, BN_DB_RULEIDX, NULL, 0, visit_load, &l, err);
+    l.people = true;
+    if (st == BN_OK)
+        st = bn_store_txn_scan(t, BN_DB_PEOPLE, NULL, 0, visit_load, &l, err);
+    if (st != BN_OK) {
+        bn_bloom_destroy(&b);
+        return st;
+    }
+    bn_bloom_destroy(&p->stored);
+    p->stored = b;
+    *bytes = bn_bloom_bytes(b);
     return BN_OK;
 }

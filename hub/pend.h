@@ -121,4 +121,20 @@ bn_status_t bn_pend_people_add(bn_pend_t *p, bn_store_txn_t *t, const void *bloc
 void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_store_kv_fn visit,
                          void *ctx);
 
+/* A filter of what LMDB holds (bloom.h) spares the lookups that would miss:
+ * bn_pend_people_add() asks it before the people database, and the rule
+ * check asks bn_pend_rule_maybe_stored() before ruleidx. Without one (the
+ * default) every lookup goes to LMDB. bn_pend_load_filter() builds it from
+ * the two databases as of t (entries counted into *entries, its size into
+ * *bytes); every flush adds what it writes. Reload when
+ * bn_pend_filter_full(): past its planned entries it says "maybe" more
+ * often. Returns BN_OK, BN_NOMEM (the old filter, if any, stays) or
+ * BN_STORE. */
+#define BN_PEND_FILTER_MIN 1000000
+bn_status_t bn_pend_load_filter(bn_pend_t *p, bn_store_txn_t *t, uint64_t *entries,
+                                size_t *bytes, bn_error_t *err);
+bool bn_pend_filter_full(const bn_pend_t *p);
+/* False: LMDB holds no ruleidx entry with this prefix. */
+bool bn_pend_rule_maybe_stored(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN]);
+
 #endif

@@ -455,7 +455,9 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
             (uint32_t)((int64_t)(r->periods_overlap ? INT32_MIN : w.lo) + 2147483648LL));
         bn_status_t st = BN_OK;
         if (out) {
-            st = bn_store_txn_scan(t, BN_DB_RULEIDX, from, sizeof from, visit_candidate, &w, err);
+            if (!pend || bn_pend_rule_maybe_stored(pend, w.prefix))
+                st = bn_store_txn_scan(t, BN_DB_RULEIDX, from, sizeof from, visit_candidate, &w,
+                                       err);
             if (st == BN_OK && w.st == BN_OK && pend && !w.found)
                 bn_pend_rule_each(pend, w.prefix, visit_pending, &w);
             if (st == BN_OK)

@@ -463,6 +463,29 @@ static size_t plan_flush(const bn_config_t *cfg, bn_store_txn_t *t)
 #define STAGE_IDLE_STEP 16384 /* ... by an idle writer, every IDLE_STEP_MS */
 #define IDLE_STEP_MS 20
 
+/* (Re)build the filter of what the two indexes hold in LMDB; without one
+ * every lookup goes to LMDB, which is slower but right. */
+static void load_filter(bn_writer_t *w)
+{
+    bn_error_t err;
+    bn_store_txn_t *t = NULL;
+    uint64_t t0 = now_ms(), entries = 0;
+    size_t bytes = 0;
+    bn_status_t st = bn_store_begin(w->store, &t, &err);
+    if (st == BN_OK) {
+        st = bn_pend_load_filter(w->pend, t, &entries, &bytes, &err);
+        bn_store_abort(&t);
+    }
+    if (st != BN_OK) {
+        char q[400];
+        bn_log(BN_LOG_WARN, "index_filter_failed", "status=%s error=%s", bn_status_name(st),
+               bn_log_quote(err.msg, q, sizeof q));
+        return;
+    }
+    bn_log(BN_LOG_INFO, "index_filter_loaded", "entries=%llu bytes=%zu ms=%llu",
+           (unsigned long long)entries, bytes, (unsigned long long)(now_ms() - t0));
+}
+
 /* The last staged entry is in LMDB. */
 static void flushed(bn_writer_t *w, size_t next_at)
 {
@@ -470,6 +493,8 @@ static void flushed(bn_writer_t *w, size_t next_at)
     bn_log(BN_LOG_INFO, "rule_index_flushed", "upto=%llu entries=%zu ms=%llu next_at=%zu",
            (unsigned long long)w->staged_upto, w->staged_entries,
            (unsigned long long)(now_ms() - w->staged_ms), next_at);
+    if (bn_pend_filter_full(w->pend))
+        load_filter(w);
 }
 
 /* After a commit: stage the gathered entries when there are enough. */
@@ -727,6 +752,7 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     }
     if (replayed)
         bn_log(BN_LOG_INFO, "rule_index_recovered", "events=%llu", (unsigned long long)replayed);
+    load_filter(w);
     bn_store_txn_t *t = NULL;
     bn_error_t terr;
     w->flush_at = cfg->rule_index_flush;

@@ -359,6 +359,35 @@ static void test_flush(bn_pend_t *p, bn_store_t *s)
     CHECK_EQ_U64(bn_pend_count(p), 0);
     add_people(p, t, people, people + 1);
     CHECK_EQ_U64(bn_pend_count(p), 1);
+    bn_pend_clear(p);
+
+    /* The same with the filter of what LMDB holds: it never hides an entry
+     * that is there, and it spares most lookups of prefixes that are not. */
+    uint64_t entries = 0;
+    size_t bytes = 0;
+    CHECK_MSG(bn_pend_load_filter(p, t, &entries, &bytes, &err) == BN_OK, "%s", err.msg);
+    CHECK_EQ_U64(entries, rules + people);
+    CHECK(bytes > 0);
+    add_people(p, t, 0, people);
+    CHECK_EQ_U64(bn_pend_count(p), 0);
+    add_people(p, t, people, people + 1);
+    CHECK_EQ_U64(bn_pend_count(p), 1);
+    size_t hidden = 0, spared = 0;
+    for (unsigned no = 0; no < N_PREFIXES; no++) {
+        uint8_t prefix[BN_PEND_PREFIX_LEN];
+        make_prefix(no, prefix);
+        hidden += !bn_pend_rule_maybe_stored(p, prefix); /* every prefix has flushed entries */
+        prefix[BN_PEND_PREFIX_LEN - 1] ^= 0x80;           /* never added */
+        spared += !bn_pend_rule_maybe_stored(p, prefix);
+    }
+    CHECK_EQ_U64(hidden, 0);
+    CHECK_MSG(spared > N_PREFIXES * 9 / 10, "%zu of %d absent prefixes spared", spared, N_PREFIXES);
+    /* What a flush writes joins the filter. */
+    add_people(p, t, people + 1, people + 50);
+    CHECK_MSG(bn_pend_flush(p, t, 888, &err) == BN_OK, "%s", err.msg);
+    bn_pend_clear(p);
+    add_people(p, t, 0, people + 50);
+    CHECK_EQ_U64(bn_pend_count(p), 0);
     bn_store_abort(&t);
     bn_pend_clear(p);
 }
