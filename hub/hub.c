@@ -77,7 +77,8 @@ static bn_status_t open_sockets(bn_hub_t *h, bn_error_t *err)
         return zfail(err, c->feed_endpoint, "cannot bind the feed endpoint");
     if (zmq_bind(h->pipe, PIPE_ENDPOINT) != 0)
         return zfail(err, PIPE_ENDPOINT, "cannot bind the writer pipe");
-    bn_status_t st = bn_writer_start(&h->writer, h->zctx, PIPE_ENDPOINT, h->store, h->pseudo, c, err);
+    bn_status_t st =
+        bn_writer_start(&h->writer, h->zctx, PIPE_ENDPOINT, h->feed, h->store, h->pseudo, c, err);
     if (st == BN_OK)
         st = bn_query_service_start(&h->query, h->zctx, h->store, c, err);
     if (st == BN_OK && zmq_bind(h->ingest, c->ingest_endpoint) != 0)
@@ -165,17 +166,6 @@ static void send_reply(bn_hub_t *h, bn_req_t *r)
         free(ackp);
 }
 
-static void publish(bn_hub_t *h, bn_req_t *r)
-{
-    for (size_t i = 0; i < r->events.len; i++) {
-        bn_event_result_t *res = &r->results[i];
-        if (!res->stored)
-            continue;
-        zmq_send(h->feed, res->topic, strlen(res->topic), ZMQ_SNDMORE);
-        zmq_send(h->feed, res->packed, res->packed_len, 0);
-    }
-}
-
 static void log_refusal(const bn_req_t *r, const char *agency)
 {
     char qa[100], qw[200], qm[400];
@@ -233,18 +223,8 @@ done:
 
 static void finish_batch(bn_hub_t *h, bn_batch_t *b)
 {
-    for (size_t i = 0; i < b->len; i++) {
+    for (size_t i = 0; i < b->len; i++) /* the writer has published them */
         send_reply(h, b->reqs[i]);
-        if (b->reqs[i]->status == BN_OK)
-            publish(h, b->reqs[i]);
-    }
-    for (size_t i = 0; i < b->n_alerts; i++) {
-        bn_event_result_t *a = &b->alerts[i];
-        if (!a->stored)
-            continue;
-        zmq_send(h->feed, a->topic, strlen(a->topic), ZMQ_SNDMORE);
-        zmq_send(h->feed, a->packed, a->packed_len, 0);
-    }
     if (b->n_alerts)
         bn_log(BN_LOG_INFO, "alerts", "count=%zu head=%llu", b->n_alerts,
                (unsigned long long)bn_store_head(h->store));

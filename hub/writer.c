@@ -29,6 +29,7 @@ static const char KIND_TYPE[] = "type", KIND_AGENCY[] = "agency";
 
 struct bn_writer {
     void *pipe;
+    void *feed; /* the hub's XPUB socket: this thread publishes what it committed */
     bn_store_t *store;
     const bn_config_t *cfg;
     const bn_pseudonym_t *pseudo;
@@ -639,6 +640,32 @@ static void write_batch(bn_writer_t *w, bn_batch_t *b)
                          "nothing was stored: %s; retry later", err.msg);
 }
 
+/* What the batch stored, on the live feed, right after its commit (before
+ * the acks, which the ingest thread sends): one hand-off less between the
+ * commit and a subscriber. */
+static void publish_batch(bn_writer_t *w, const bn_batch_t *b)
+{
+    for (size_t i = 0; i < b->len; i++) {
+        const bn_req_t *r = b->reqs[i];
+        if (r->status != BN_OK)
+            continue;
+        for (size_t j = 0; j < r->events.len; j++) {
+            const bn_event_result_t *res = &r->results[j];
+            if (!res->stored)
+                continue;
+            zmq_send(w->feed, res->topic, strlen(res->topic), ZMQ_SNDMORE);
+            zmq_send(w->feed, res->packed, res->packed_len, 0);
+        }
+    }
+    for (size_t i = 0; i < b->n_alerts; i++) {
+        const bn_event_result_t *a = &b->alerts[i];
+        if (!a->stored)
+            continue;
+        zmq_send(w->feed, a->topic, strlen(a->topic), ZMQ_SNDMORE);
+        zmq_send(w->feed, a->packed, a->packed_len, 0);
+    }
+}
+
 static void maybe_sync(bn_writer_t *w, bool force)
 {
     if (w->cfg->durability != BN_DURABILITY_BUFFERED || !w->dirty)
@@ -717,6 +744,7 @@ static void *run(void *arg)
             break;
         write_batch(w, b);
         maybe_sync(w, false);
+        publish_batch(w, b);
         while (zmq_send(w->pipe, &b, sizeof b, 0) < 0 && zmq_errno() == EINTR) {
         }
     }
@@ -726,7 +754,7 @@ static void *run(void *arg)
     return NULL;
 }
 
-bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint,
+bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint, void *feed,
                             bn_store_t *store, const bn_pseudonym_t *pseudo, const bn_config_t *cfg,
                             bn_error_t *err)
 {
@@ -735,6 +763,7 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     if (!w)
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
     w->store = store;
+    w->feed = feed;
     w->cfg = cfg;
     w->pseudo = pseudo;
     w->link_opt.upper = cfg->link_upper;

@@ -31,8 +31,11 @@
 typedef struct bn_writer bn_writer_t;
 
 /* Start the thread. zctx, store and cfg are borrowed and must outlive it.
+ * feed (the hub's bound XPUB socket) passes to the thread, which publishes
+ * each batch's stored events and alerts right after its commit; the caller
+ * must not use it again until bn_writer_join() (then it closes it).
  * Returns BN_OK, BN_ZMQ, BN_NOMEM, BN_INTERNAL (thread creation). */
-bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint,
+bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endpoint, void *feed,
                             bn_store_t *store, const bn_pseudonym_t *pseudo,
                             const bn_config_t *cfg, bn_error_t *err);
 /* Join the thread (the caller has sent NULL on the pipe) and free; NULL-safe. */
