@@ -76,6 +76,9 @@ static void usage(FILE *f)
             "      --prefill N          events stored before measuring [0]\n"
             "      --latency-rate R     events/s in the latency phase [10000]\n"
             "      --latency-seconds D  length of the latency phase, 0 skips it [3]\n"
+            "      --latency-tick-us T  the latency publisher wakes every T us and sends the\n"
+            "                           events due by then, each stamped as it is sent\n"
+            "                           (0: it wakes for each event) [0]\n"
             "      --no-raw             skip the raw LMDB reference\n"
             "      --no-replay          skip the replay phase\n"
             "      --keep               keep the run directory\n"
@@ -128,6 +131,7 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
                                        {"no-rules", no_argument, NULL, 13},
                                        {"residents", required_argument, NULL, 14},
                                        {"people-from", required_argument, NULL, 15},
+                                       {"latency-tick-us", required_argument, NULL, 16},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -223,6 +227,11 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
         case 15:
             if (parse_u64(optarg, "--people-from", 4000000000ULL, &o->people_from))
                 return -1;
+            break;
+        case 16:
+            if (parse_u64(optarg, "--latency-tick-us", 1000000, &v))
+                return -1;
+            o->lat_tick_ns = v * 1000;
             break;
         case 'h':
             usage(stdout);

@@ -34,6 +34,7 @@ typedef struct {
     bool buffered, json, fhir; /* json: canonical-json; fhir: FHIR R4 Immunization */
     const char *hub_bin, *data_dir, *ingest, *feed, *query, *agency;
     double lat_rate, lat_seconds;
+    uint64_t lat_tick_ns; /* 0: wake for every latency event; else once per tick */
     bool no_raw, no_replay, keep, no_rules;
     uint64_t residents; /* 0: a new person per event; N: NIKs cycle over N people */
     uint64_t people_from; /* added to every new person's number */

@@ -598,6 +598,8 @@ int bn_bench__latency(const bn_bench_opts_t *o, const bn_bench_run_t *r, unsigne
     uint64_t period = (uint64_t)(1e9 / o->lat_rate), start = bn_bench__now_ns() + 1000000;
     for (uint64_t i = 0; i < count && !bn_bench_abort; i++) {
         uint64_t target = start + i * period;
+        if (o->lat_tick_ns) /* wake once per tick and send what is due by its end */
+            target = start + (i * period + o->lat_tick_ns - 1) / o->lat_tick_ns * o->lat_tick_ns;
         if (drain(pub, 0, &replies) != 0)
             goto done;
         if (target > bn_bench__now_ns()) {
