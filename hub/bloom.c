@@ -12,6 +12,8 @@ struct bn_bloom {
     uint32_t (*blocks)[8];
     uint64_t n_blocks, planned, added;
     size_t bytes;
+    void *map; /* the mapping blocks lies in */
+    size_t map_bytes;
 };
 
 /* Odd multipliers, one per word of a block (Parquet's split-block filter). */
@@ -32,14 +34,19 @@ bn_status_t bn_bloom_new(bn_bloom_t **out, uint64_t planned, bn_error_t *err)
         b->n_blocks = UINT32_MAX;
     b->bytes = (size_t)b->n_blocks * sizeof *b->blocks;
     /* Anonymous pages come zeroed and only when touched; huge pages where
-     * the kernel has them, since every lookup lands on a random block. */
-    void *m = mmap(NULL, b->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+     * the kernel has them, since every lookup lands on a random block: the
+     * mapping is over-allocated by 2 MiB and used from a 2 MiB boundary. */
+    const size_t huge = (size_t)2 << 20;
+    b->map_bytes = b->bytes + huge;
+    void *m = mmap(NULL, b->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         size_t bytes = b->bytes;
         free(b);
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for an index filter (%zu bytes)",
                             bytes);
     }
+    b->map = m;
+    m = (void *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
 #ifdef MADV_HUGEPAGE
     madvise(m, b->bytes, MADV_HUGEPAGE);
 #endif
@@ -52,7 +59,7 @@ void bn_bloom_destroy(bn_bloom_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    munmap((*self_p)->blocks, (*self_p)->bytes);
+    munmap((*self_p)->map, (*self_p)->map_bytes);
     free(*self_p);
     *self_p = NULL;
 }
