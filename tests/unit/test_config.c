@@ -116,6 +116,8 @@ static void test_defaults(void)
     CHECK_EQ_U64(c->map_size_mb, 1024);
     CHECK_STR(c->key_file, "./data/hub.key");
     CHECK(!c->store_nik);
+    CHECK_EQ_U64(c->rule_index_flush, 1000000);
+    CHECK_EQ_U64(c->rule_index_flush_max, 2000000);
     CHECK_STR(c->ingest_endpoint, "tcp://127.0.0.1:7701");
     CHECK_STR(c->feed_endpoint, "tcp://127.0.0.1:7702");
     CHECK_STR(c->query_endpoint, "tcp://127.0.0.1:7703");
@@ -213,6 +215,7 @@ static void test_hub_errors(void)
                "hub.max_batch_events: must be a whole number (got \"abc\")");
     EXPECT_ERR("hub:\n  map_size_mb: -5\n" AG, "t.yaml:2:16",
                "hub.map_size_mb: must not be negative (got \"-5\")");
+    EXPECT_ERR("hub:\n  rule_index_flush_max: 0\n" AG, "t.yaml:2:25", "hub.rule_index_flush_max");
     EXPECT_ERR("hub:\n  sync_interval_ms: 10ms\n" AG, "t.yaml:2:21",
                "hub.sync_interval_ms: must be a whole number (got \"10ms\")");
     EXPECT_ERR("hub:\n  sync_interval_ms: 1.5\n" AG, "t.yaml:2:21", "must be a whole number");
