@@ -598,8 +598,7 @@ static bn_status_t try_batch(bn_writer_t *w, bn_batch_t *b, bn_error_t *err)
     bn_pend_committed(w->pend);
     if (finished)
         flushed(w, next_at);
-    stage_if_due(w, head);
-    return BN_OK;
+    return BN_OK; /* a new pass is staged after the batch is handed back (run) */
 }
 
 static void write_batch(bn_writer_t *w, bn_batch_t *b)
@@ -747,6 +746,8 @@ static void *run(void *arg)
         publish_batch(w, b);
         while (zmq_send(w->pipe, &b, sizeof b, 0) < 0 && zmq_errno() == EINTR) {
         }
+        /* Sorting a pass takes a moment: not on this batch's way to its acks. */
+        stage_if_due(w, bn_store_head(w->store));
     }
     flush_pending(w);
     maybe_sync(w, true);
