@@ -263,6 +263,8 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
 /* Everything measured, printed at the end (a phase not run prints null). */
 typedef struct {
     double prefill_s, tput_s, replay_s, replay_dec_s, raw_s;
+    double prefill_start_s; /* seconds the prefill took for its first prefill_start events */
+    uint64_t prefill_start;
     uint64_t prefill_acked, acked, commits, replay_n, replay_dec_n, raw_batch, head;
     double mean_group;
     bn_bench_latency_t lat;
@@ -296,6 +298,10 @@ static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const 
         bn_bench__tmpl_free(&t);
     }
     jnum("prefill_events_per_s", x->prefill_acked / x->prefill_s, x->prefill_s > 0, "%.0f", false);
+    double start_rate = x->prefill_start_s > 0 ? x->prefill_start / x->prefill_start_s : 0;
+    jnum("prefill_start_events_per_s", start_rate, start_rate > 0, "%.0f", false);
+    jnum("ratio_to_prefill_start", x->tput_s > 0 ? x->acked / x->tput_s / start_rate : 0,
+         start_rate > 0 && x->tput_s > 0, "%.2f", false);
     printf("  \"acked_events\": %" PRIu64 ",\n", x->acked);
     jnum("throughput_seconds", x->tput_s, true, "%.3f", false);
     jnum("acked_events_per_s", x->acked / x->tput_s, x->tput_s > 0, "%.0f", false);
@@ -359,8 +365,11 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
     snprintf(x->durability, sizeof x->durability, "%s", before.durability);
     if (o->prefill) {
         fprintf(stderr, "bench: prefill: %" PRIu64 " events\n", o->prefill);
+        /* Its first --events events are an empty-store run of the same size,
+         * in the same run: the reference for the rate after the prefill. */
+        x->prefill_start = o->events < o->prefill ? o->events : o->prefill;
         if (bn_bench__publish(o, r->ingest, 'P', run, o->prefill, &x->prefill_acked,
-                              &x->prefill_s) != 0)
+                              &x->prefill_s, x->prefill_start, &x->prefill_start_s) != 0)
             goto done;
         fprintf(stderr, "bench: prefill: %.0f events/s\n", x->prefill_acked / x->prefill_s);
         if (bn_bench__status(q, &before) != 0)
@@ -368,7 +377,9 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
     }
     fprintf(stderr, "bench: throughput: %" PRIu64 " events, %d publishers, window %d\n", o->events,
             o->publishers, o->window);
-    if (bn_bench__publish(o, r->ingest, 'T', run, o->events, &x->acked, &x->tput_s) != 0 ||
+    double unused = 0;
+    if (bn_bench__publish(o, r->ingest, 'T', run, o->events, &x->acked, &x->tput_s, 0, &unused) !=
+            0 ||
         bn_bench__status(q, &after) != 0)
         goto done;
     x->commits = after.commits - before.commits;

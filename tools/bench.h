@@ -101,9 +101,11 @@ void bn_bench__tmpl_birth(uint8_t *buf, size_t off, uint64_t k);
 /* "canonical" or "canonical-json". */
 const char *bn_bench__adapter(const bn_bench_opts_t *o);
 /* o->publishers threads pipelining n events in total (source_ids start with
- * kind and carry run); *acked events acked in *secs, first send to last ack. */
+ * kind and carry run); *acked events acked in *secs, first send to last ack;
+ * *mark_s the seconds until the first `mark` were acked (0: not reached or
+ * mark 0). */
 int bn_bench__publish(const bn_bench_opts_t *o, const char *endpoint, char kind, unsigned run,
-                      uint64_t n, uint64_t *acked, double *secs);
+                      uint64_t n, uint64_t *acked, double *secs, uint64_t mark, double *mark_s);
 /* Fixed-rate publishing timed by a live subscriber on the feed. */
 int bn_bench__latency(const bn_bench_opts_t *o, const bn_bench_run_t *r, unsigned run,
                       bn_bench_latency_t *out);

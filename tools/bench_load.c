@@ -367,10 +367,12 @@ static void *pub_thread(void *arg)
     return NULL;
 }
 
-/* A line on stderr every 10 s until every publisher is done. */
-static void progress(pub_t *ps, int k, char kind, uint64_t n)
+/* A line on stderr every 10 s until every publisher is done; *mark_s: the
+ * seconds until `mark` events were acked (0: not reached). */
+static void progress(pub_t *ps, int k, char kind, uint64_t n, uint64_t mark, double *mark_s)
 {
     uint64_t t0 = bn_bench__now_ns(), shown = t0;
+    *mark_s = 0;
     for (;;) {
         int done = 0;
         uint64_t acked = 0;
@@ -378,6 +380,8 @@ static void progress(pub_t *ps, int k, char kind, uint64_t n)
             done += atomic_load(&ps[i].done);
             acked += atomic_load(&ps[i].acked);
         }
+        if (mark && acked >= mark && *mark_s == 0)
+            *mark_s = (double)(bn_bench__now_ns() - t0) / 1e9;
         if (done == k)
             return;
         uint64_t now = bn_bench__now_ns();
@@ -394,7 +398,7 @@ static void progress(pub_t *ps, int k, char kind, uint64_t n)
 /* K threads publishing n events in total; *rate = acked/s from first send to
  * last ack. Returns 0, or -1 with a message on stderr. */
 int bn_bench__publish(const bn_bench_opts_t *o, const char *endpoint, char kind, unsigned run,
-                      uint64_t n, uint64_t *acked, double *secs)
+                      uint64_t n, uint64_t *acked, double *secs, uint64_t mark, double *mark_s)
 {
     int k = o->publishers;
     bn_bench_tmpl_t t;
@@ -437,7 +441,7 @@ int bn_bench__publish(const bn_bench_opts_t *o, const char *endpoint, char kind,
     while (atomic_load(&ready) < started)
         bn_bench__sleep_ms(1);
     atomic_store(&go, true);
-    progress(ps, started, kind, n);
+    progress(ps, started, kind, n, mark, mark_s);
     uint64_t first = UINT64_MAX, last = 0;
     *acked = 0;
     for (int i = 0; i < started; i++) {
