@@ -132,7 +132,7 @@ static const row_t hub_rows[] = {
     {"rejected_max", T_U64, CFG(rejected_max), 0, NULL, 10000, 0, 1000000, NULL, NULL, false},
     {"rule_index_flush", T_U32, CFG(rule_index_flush), 0, NULL, 1000000, 1, 10000000, NULL, NULL,
      false},
-    {"rule_index_flush_max", T_U32, CFG(rule_index_flush_max), 0, NULL, 4000000, 1, 50000000, NULL,
+    {"rule_index_flush_max", T_U32, CFG(rule_index_flush_max), 0, NULL, 2000000, 1, 50000000, NULL,
      NULL, false},
 };
 

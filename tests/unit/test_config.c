@@ -117,7 +117,7 @@ static void test_defaults(void)
     CHECK_STR(c->key_file, "./data/hub.key");
     CHECK(!c->store_nik);
     CHECK_EQ_U64(c->rule_index_flush, 1000000);
-    CHECK_EQ_U64(c->rule_index_flush_max, 4000000);
+    CHECK_EQ_U64(c->rule_index_flush_max, 2000000);
     CHECK_STR(c->ingest_endpoint, "tcp://127.0.0.1:7701");
     CHECK_STR(c->feed_endpoint, "tcp://127.0.0.1:7702");
     CHECK_STR(c->query_endpoint, "tcp://127.0.0.1:7703");
