@@ -360,12 +360,18 @@ static bool people_find(const gen_t *p, uint32_t kvh, const void *block, size_t 
     return false;
 }
 
+/* In either generation: gathering, or staged. */
+static bool people_held(const bn_pend_t *p, uint32_t kvh, const void *block, size_t bl,
+                        const void *val, size_t vl)
+{
+    return people_find(p->cur, kvh, block, bl, val, vl) ||
+           (p->old && people_find(p->old, kvh, block, bl, val, vl));
+}
+
 bool bn_pend_people_has(const bn_pend_t *p, const void *block, size_t bl, const void *val,
                         size_t vl)
 {
-    uint32_t kvh = kv_hash(block_hash(block, bl), val, vl);
-    return people_find(p->cur, kvh, block, bl, val, vl) ||
-           (p->old && people_find(p->old, kvh, block, bl, val, vl));
+    return people_held(p, kv_hash(block_hash(block, bl), val, vl), block, bl, val, vl);
 }
 
 /* Double the entry array *items of *cap elements of elem bytes (from 4,096),
@@ -389,8 +395,7 @@ bn_status_t bn_pend_people_add(bn_pend_t *pp, bn_store_txn_t *t, const void *blo
         return bn_error_set(err, BN_INVALID_EVENT, 0, "subject", "person index entry too long");
     uint32_t kh = block_hash(block, bl), kvh = kv_hash(kh, val, vl);
     gen_t *p = pp->cur;
-    if (people_find(p, kvh, block, bl, val, vl) ||
-        (pp->old && people_find(pp->old, kvh, block, bl, val, vl)) ||
+    if (people_held(pp, kvh, block, bl, val, vl) ||
         (t && (!pp->stored || bn_bloom_maybe(pp->stored, stored_person_hash(block, bl, val, vl))) &&
          bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl)))
         return BN_OK;

@@ -464,9 +464,10 @@ static size_t plan_flush(const bn_config_t *cfg, bn_store_txn_t *t)
 #define STAGE_IDLE_STEP 16384 /* ... by an idle writer, every IDLE_STEP_MS */
 #define IDLE_STEP_MS 20
 
-/* (Re)build the filter of what the two indexes hold in LMDB; without one
- * every lookup goes to LMDB, which is slower but right. */
-static void load_filter(bn_writer_t *w)
+/* One look at the two indexes in LMDB: (re)build the filter of what they
+ * hold (without one every lookup goes to LMDB, slower but right) and size
+ * the next pass from their entries. */
+static void survey_indexes(bn_writer_t *w)
 {
     bn_error_t err;
     bn_store_txn_t *t = NULL;
@@ -475,6 +476,7 @@ static void load_filter(bn_writer_t *w)
     bn_status_t st = bn_store_begin(w->store, &t, &err);
     if (st == BN_OK) {
         st = bn_pend_load_filter(w->pend, t, &entries, &bytes, &err);
+        w->flush_at = plan_flush(w->cfg, t);
         bn_store_abort(&t);
     }
     if (st != BN_OK) {
@@ -487,6 +489,15 @@ static void load_filter(bn_writer_t *w)
            (unsigned long long)entries, bytes, (unsigned long long)(now_ms() - t0));
 }
 
+/* The map is full: make it bigger (logged), for the attempt after `attempt`. */
+static bn_status_t grow_store(bn_writer_t *w, int attempt, bn_error_t *err)
+{
+    bn_status_t st = bn_store_grow(w->store, err);
+    if (st == BN_OK)
+        bn_log(BN_LOG_INFO, "store_grown", "attempt=%d", attempt + 1);
+    return st;
+}
+
 /* The last staged entry is in LMDB. */
 static void flushed(bn_writer_t *w, size_t next_at)
 {
@@ -495,7 +506,7 @@ static void flushed(bn_writer_t *w, size_t next_at)
            (unsigned long long)w->staged_upto, w->staged_entries,
            (unsigned long long)(now_ms() - w->staged_ms), next_at);
     if (bn_pend_filter_full(w->pend))
-        load_filter(w);
+        survey_indexes(w);
 }
 
 /* After a commit: stage the gathered entries when there are enough. */
@@ -536,10 +547,8 @@ static void idle_step(bn_writer_t *w)
     if (st != BN_OK) {
         bn_pend_rollback(w->pend);
         bn_error_t gerr;
-        if (st == BN_STORE_FULL && bn_store_grow(w->store, &gerr) == BN_OK) {
-            bn_log(BN_LOG_INFO, "store_grown", "attempt=1");
+        if (st == BN_STORE_FULL && grow_store(w, 0, &gerr) == BN_OK)
             return; /* the next step has room */
-        }
         char q[400];
         bn_log(BN_LOG_WARN, "rule_index_step_failed", "status=%s error=%s", bn_status_name(st),
                bn_log_quote(err.msg, q, sizeof q));
@@ -612,11 +621,10 @@ static void write_batch(bn_writer_t *w, bn_batch_t *b)
             break;
         reset_results(b);
         bn_error_t gerr;
-        if (bn_store_grow(w->store, &gerr) != BN_OK) {
+        if (grow_store(w, attempt, &gerr) != BN_OK) {
             err = gerr;
             break;
         }
-        bn_log(BN_LOG_INFO, "store_grown", "attempt=%d", attempt + 1);
     }
     if (st == BN_OK) {
         w->dirty = true;
@@ -700,9 +708,8 @@ static void flush_pending(bn_writer_t *w)
         if (st != BN_STORE_FULL)
             break;
         bn_pend_rollback(w->pend); /* the staged entries it wrote are not there */
-        if (bn_store_grow(w->store, &err) != BN_OK)
+        if (grow_store(w, attempt, &err) != BN_OK)
             break;
-        bn_log(BN_LOG_INFO, "store_grown", "attempt=%d", attempt + 1);
     }
     if (st == BN_OK) {
         bn_pend_clear(w->pend);
@@ -782,14 +789,8 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     }
     if (replayed)
         bn_log(BN_LOG_INFO, "rule_index_recovered", "events=%llu", (unsigned long long)replayed);
-    load_filter(w);
-    bn_store_txn_t *t = NULL;
-    bn_error_t terr;
     w->flush_at = cfg->rule_index_flush;
-    if (bn_store_begin(store, &t, &terr) == BN_OK) {
-        w->flush_at = plan_flush(cfg, t);
-        bn_store_abort(&t);
-    }
+    survey_indexes(w);
     stage_if_due(w, bn_store_head(store));
     w->link_opt.pend = w->pend;
     w->pipe = zmq_socket(zctx, ZMQ_PAIR);
