@@ -28,6 +28,7 @@
 #define PIPE_ENDPOINT "inproc://bn-writer"
 #define MAX_DRAIN 2048 /* requests read per loop turn before looking at the writer again */
 #define REPLY_LOCAL_ACKS 8 /* acks of a reply built on the stack */
+#define BUSY_WAKE_MS 1     /* how often the loop reads requests while the writer commits */
 
 struct bn_hub {
     const bn_config_t *cfg;
@@ -295,9 +296,12 @@ bn_status_t bn_hub_run(bn_hub_t *h, const volatile sig_atomic_t *stop, bn_error_
            (unsigned long long)bn_store_head(h->store));
     while (!*stop) {
         bool room = h->gather->n_events < h->cfg->max_batch_events;
+        /* While the writer commits, requests wait for the next batch anyway:
+         * wake when it is done or every BUSY_WAKE_MS, not for each request. */
+        bool watch = room && !h->writer_busy;
         zmq_pollitem_t items[2] = {{h->pipe, 0, ZMQ_POLLIN, 0},
-                                   {h->ingest, 0, room ? ZMQ_POLLIN : 0, 0}};
-        int rc = zmq_poll(items, 2, 100);
+                                   {h->ingest, 0, watch ? ZMQ_POLLIN : 0, 0}};
+        int rc = zmq_poll(items, 2, h->writer_busy && room ? BUSY_WAKE_MS : 100);
         if (rc < 0 && zmq_errno() == EINTR)
             continue;
         if (rc < 0)

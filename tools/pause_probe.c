@@ -1,6 +1,6 @@
 /* pause_probe.c: benang-pause-probe, does this machine stop running us now and then?
  *
- * Two threads spin on the clock (one per core of a two-core machine) and
+ * Two threads (or --spinners 1) spin on the clock (one per core of a two-core machine) and
  * note every gap longer than --gap-ms between two readings: time in which
  * neither the program nor the kernel ran them. With --fsync DIR a third
  * thread writes and fdatasyncs a small file in DIR meanwhile, as the hub does
@@ -79,16 +79,17 @@ static void *sync_loop(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: benang-pause-probe [--seconds N] [--gap-ms G] [--fsync DIR]\n"
+    fprintf(f, "usage: benang-pause-probe [--seconds N] [--gap-ms G] [--spinners K] [--fsync DIR]\n"
                "\n"
-               "Spins two threads on the clock for N seconds [4] and reports every gap\n"
-               "longer than G ms [2] in which they did not run. --fsync DIR: a third\n"
+               "Spins K threads [2] on the clock for N seconds [4] and reports every gap\n"
+               "longer than G ms [2] in which they did not run. --fsync DIR: one more\n"
                "thread writes 30 pages and fdatasyncs a file in DIR meanwhile.\n");
 }
 
 int main(int argc, char **argv)
 {
     double seconds = 4, gap_ms = 2;
+    int spinners = 2;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -98,6 +99,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[++i]);
         } else if (!strcmp(argv[i], "--gap-ms") && i + 1 < argc) {
             gap_ms = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--spinners") && i + 1 < argc) {
+            spinners = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--fsync") && i + 1 < argc) {
             dir = argv[++i];
         } else {
@@ -106,8 +109,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!(seconds > 0 && seconds <= 600) || !(gap_ms > 0)) {
-        fprintf(stderr, "benang-pause-probe: --seconds must be in (0, 600], --gap-ms above 0\n");
+    if (!(seconds > 0 && seconds <= 600) || !(gap_ms > 0) || spinners < 1 || spinners > 2) {
+        fprintf(stderr, "benang-pause-probe: --seconds must be in (0, 600], --gap-ms above 0, "
+                        "--spinners 1 or 2\n");
         return 2;
     }
     static spinner_t sp[2];
@@ -118,20 +122,20 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/benang-pause-probe.%ld", dir, (long)getpid());
         pthread_create(&io, NULL, sync_loop, path);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < spinners; i++) {
         sp[i].id = i;
         sp[i].run_ns = (uint64_t)(seconds * 1e9);
         sp[i].gap_ns = (uint64_t)(gap_ms * 1e6);
         pthread_create(&th[i], NULL, spin, &sp[i]);
     }
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < spinners; i++)
         pthread_join(th[i], NULL);
     atomic_store(&stop_io, true);
     if (with_io)
         pthread_join(io, NULL);
     for (size_t g = 0; g < sp[0].n; g++)
         printf("gap %.1f ms at %.1f ms\n", sp[0].len[g] / 1e6, sp[0].at[g] / 1e6);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < spinners; i++) {
         double total = 0;
         for (size_t g = 0; g < sp[i].n; g++)
             total += sp[i].len[g] / 1e6;
