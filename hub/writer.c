@@ -525,6 +525,7 @@ static void stage_if_due(bn_writer_t *w, uint64_t head)
     w->staged_upto = head;
     w->staged_entries = n;
     w->staged_ms = now_ms();
+    bn_log(BN_LOG_INFO, "rule_index_staged", "upto=%llu entries=%zu", (unsigned long long)head, n);
 }
 
 /* An idle writer goes on with a staged flush in a transaction of its own. */

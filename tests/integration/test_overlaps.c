@@ -3,7 +3,8 @@
  * probabilistic linkage links a record without NIK to the person with one,
  * referral threads refuse impossible transitions with CONFLICT (the whole
  * request, nothing stored), sub-referrals need their parent's receiver, and
- * the unanswered-referral timer fires on the event clock. */
+ * the unanswered-referral timer fires on the event clock; a hub killed in
+ * the middle of a staged index pass derives the whole pass again. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +343,134 @@ static void test_referrals(void)
     free(out);
 }
 
+/* How many times the hub's log says msg=<what> so far. */
+static unsigned log_count(const bn_test_hub_t *h, const char *what)
+{
+    char *log = bn_test_read_file(h->log, NULL), pat[64];
+    snprintf(pat, sizeof pat, "msg=%s ", what);
+    unsigned n = 0;
+    for (const char *p = log; p && (p = strstr(p, pat)) != NULL; p++)
+        n++;
+    free(log);
+    return n;
+}
+
+/* The upto of the hub's last "msg=<what> upto=N" line (0: none). */
+static uint64_t last_upto(const bn_test_hub_t *h, const char *what)
+{
+    char *log = bn_test_read_file(h->log, NULL), pat[64];
+    snprintf(pat, sizeof pat, "msg=%s upto=", what);
+    uint64_t upto = 0;
+    for (const char *p = log; p && (p = strstr(p, pat)) != NULL; p++)
+        upto = strtoull(p + strlen(pat), NULL, 10);
+    free(log);
+    return upto;
+}
+
+#define PASS_EVENTS 5 /* events per request in the kill test */
+#define PASS_MAX_REQUESTS 2000
+
+/* Child number i's first dose of vaccine 08 (and, with dup, a second record
+ * of that same dose at another clinic), as canonical JSON. */
+static const char *child_dose(char *buf, size_t cap, unsigned i, bool dup)
+{
+    snprintf(buf, cap,
+             "{\"sourceId\":\"%s-%u\",\"occurredAt\":\"2026-03-%02u\",\"subject\":"
+             "{\"nik\":\"3174%012u\",\"name\":\"Anak %u\",\"birthDate\":\"2025-01-01\"},"
+             "\"immunisation\":{\"vaccine\":{\"system\":\"http://hl7.org/fhir/sid/cvx\","
+             "\"code\":\"08\"},\"doseNumber\":1,\"administeredOn\":\"2026-03-%02u\"}}",
+             dup ? "D" : "K", i, 1 + i % 28, 100000u + i, i, 1 + i % 28);
+    return buf;
+}
+
+/* Kill the hub in the middle of a staged index pass (some of its slices in
+ * LMDB, the rest not, meta ruleidx_upto still at the pass before), start it
+ * again: every acked event is there, the whole pass is derived again from
+ * the log, and a duplicate dose of a child from before the last complete
+ * pass, from inside the cut pass and from after it each raises exactly one
+ * alert naming the original. */
+static void test_kill_mid_pass(void)
+{
+    bn_test_hub_t k;
+    /* Passes of 2 000 entries (two per event), written ~84 per commit. */
+    if (bn_test_hub_start(&k, "  rule_index_flush: 2000\n  rule_index_flush_max: 2000\n",
+                          agencies_and_rules) != 0) {
+        bn_test_hub_dump_log(&k);
+        CHECK_MSG(0, "hub did not start");
+        return;
+    }
+    bn_error_t err;
+    CHECK(bn_publisher_new(&pub, k.ingest, &opts, &err) == BN_OK);
+    CHECK(bn_query_new(&qry, k.query, &opts, &err) == BN_OK);
+    static uint64_t seq_of[PASS_MAX_REQUESTS * PASS_EVENTS];
+    unsigned sent = 0, slices_after = 0;
+    bool cut = false;
+    char one[600], req[PASS_EVENTS * 600];
+    for (unsigned r = 0; r < PASS_MAX_REQUESTS && !cut; r++) {
+        req[0] = '\0';
+        for (unsigned e = 0; e < PASS_EVENTS; e++) {
+            strcat(req, child_dose(one, sizeof one, sent + e, false));
+            strcat(req, "\n");
+        }
+        uint64_t first = 0;
+        if (send("puskesmas-a", req, &first, NULL, 0) != BN_OK || !first)
+            break;
+        for (unsigned e = 0; e < PASS_EVENTS; e++)
+            seq_of[sent + e] = first + e;
+        sent += PASS_EVENTS;
+        /* The second pass is under way: let two more commits write slices of it. */
+        if (log_count(&k, "rule_index_staged") == 2 && log_count(&k, "rule_index_flushed") == 1)
+            cut = ++slices_after > 2;
+    }
+    CHECK_MSG(cut, "no second pass seen under way after %u events", sent);
+    uint64_t h1 = head(), done_upto = last_upto(&k, "rule_index_flushed"),
+             cut_upto = last_upto(&k, "rule_index_staged");
+    CHECK_EQ_U64(h1, seq_of[sent - 1]);
+    CHECK_MSG(done_upto > 0 && cut_upto > done_upto && cut_upto < h1,
+              "passes: flushed to %llu, staged to %llu, head %llu", (unsigned long long)done_upto,
+              (unsigned long long)cut_upto, (unsigned long long)h1);
+    bn_publisher_destroy(&pub);
+    bn_query_destroy(&qry);
+    CHECK(bn_test_hub_stop(&k, SIGKILL) != -1);
+    CHECK(bn_test_hub_restart(&k) == 0);
+    CHECK(bn_publisher_new(&pub, k.ingest, &opts, &err) == BN_OK);
+    CHECK(bn_query_new(&qry, k.query, &opts, &err) == BN_OK);
+    CHECK_EQ_U64(head(), h1);
+    char *log = bn_test_read_file(k.log, NULL);
+    const char *rec = log ? strstr(log, "msg=rule_index_recovered events=") : NULL;
+    uint64_t recovered = rec ? strtoull(rec + strlen("msg=rule_index_recovered events="), NULL, 10) : 0;
+    free(log);
+    CHECK_EQ_U64(recovered, h1 - done_upto); /* the cut pass did not count as written */
+    /* One child of each part: in LMDB, in the cut pass, gathered after it. */
+    unsigned pick[3] = {0, 0, sent - 1};
+    for (unsigned i = 0; i < sent; i++) {
+        if (seq_of[i] <= done_upto)
+            pick[0] = i;
+        else if (seq_of[i] <= cut_upto && !pick[1])
+            pick[1] = i + (unsigned)((cut_upto - seq_of[i]) / 2); /* the middle of the pass */
+    }
+    CHECK(seq_of[pick[1]] > done_upto && seq_of[pick[1]] <= cut_upto && seq_of[pick[2]] > cut_upto);
+    const Benang__V1__Event **al = NULL;
+    for (int j = 0; j < 3; j++) {
+        size_t before = alerts(&al);
+        CHECK(send("klinik-b", child_dose(one, sizeof one, pick[j], true), NULL, NULL, 0) == BN_OK);
+        size_t n = alerts(&al);
+        CHECK_MSG(n == before + 1, "child %u (seq %llu): %zu alerts, expected %zu", pick[j],
+                  (unsigned long long)seq_of[pick[j]], n, before + 1);
+        if (n == before + 1) {
+            const Benang__V1__Alert *a = al[n - 1]->alert;
+            CHECK_STR(a->kind, "duplicate_service");
+            CHECK(a->n_seqs == 2 && a->seqs[0] == seq_of[pick[j]]);
+        }
+    }
+    if (bn_test_failed)
+        bn_test_hub_dump_log(&k);
+    bn_publisher_destroy(&pub);
+    bn_query_destroy(&qry);
+    CHECK(bn_test_hub_stop(&k, SIGTERM) == 0);
+    bn_test_hub_cleanup(&k);
+}
+
 int main(void)
 {
     bn_test_hub_t h;
@@ -432,5 +561,8 @@ int main(void)
     bn_query_destroy(&qry);
     bn_test_hub_stop(&h, SIGTERM);
     bn_test_hub_cleanup(&h);
+    pub = NULL;
+    qry = NULL;
+    test_kill_mid_pass(); /* a hub of its own, on the same ports */
     return bn_test_finish("test_overlaps");
 }
