@@ -22,6 +22,7 @@
  */
 #include "pend.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,11 @@ struct bn_pend {
     /* Every entry LMDB holds in ruleidx (by prefix) and people (by block
      * and value), or NULL (then every lookup goes to LMDB). */
     bn_bloom_t *stored;
+    /* While a filter is built apart (bn_pend_filter_collect .. adopt): the
+     * filter hash of every entry a flush writes, for the new filter. */
+    bool collecting, since_lost;
+    uint64_t *since;
+    size_t n_since, cap_since;
 };
 
 /* 64-bit multiply-xorshift over 8-byte words, then a full avalanche, so the
@@ -263,6 +269,7 @@ void bn_pend_destroy(bn_pend_t **self_p)
     gen_free(&(*self_p)->g[1]);
     free((*self_p)->srt);
     bn_bloom_destroy(&(*self_p)->stored);
+    free((*self_p)->since);
     free(*self_p);
     *self_p = NULL;
 }
@@ -566,22 +573,43 @@ static void sort_recs(sortrec_t *a, sortrec_t *tmp, size_t n, size_t off)
     }
 }
 
+/* A flush wrote the entry of filter hash h: into the filter, and noted for
+ * the one being built apart. */
+static void filter_note(bn_pend_t *p, uint64_t h)
+{
+    if (p->stored)
+        bn_bloom_add(p->stored, h);
+    if (!p->collecting || p->since_lost)
+        return;
+    if (p->n_since == p->cap_since) {
+        size_t cap = p->cap_since ? p->cap_since * 2 : 4096;
+        uint64_t *g = realloc(p->since, cap * sizeof *g);
+        if (!g) {
+            p->since_lost = true; /* the new filter would hide it: it is not adopted */
+            return;
+        }
+        p->since = g;
+        p->cap_since = cap;
+    }
+    p->since[p->n_since++] = h;
+}
+
 /* Put recs[0..n) (sorted) into db (ruleidx or people) through one cursor,
  * and into the filter (an aborted txn leaves it a few "maybe"s more). */
 static bn_status_t put_sorted(bn_pend_t *p, bn_store_txn_t *t, bn_store_db_t db,
                               const sortrec_t *recs, size_t n, bn_error_t *err)
 {
     size_t vcap = db == BN_DB_RULEIDX ? BN_PEND_RULE_DB_VAL_LEN : SIZE_MAX; /* the end day only */
+    bool note = p->stored || p->collecting;
     bn_store_putter_t *c = NULL;
     bn_status_t st = bn_store_putter_open(t, db, &c, err);
     for (size_t i = 0; i < n && st == BN_OK; i++) {
         st = bn_store_putter_put(c, recs[i].k, recs[i].kl, recs[i].v,
                                  recs[i].vl < vcap ? recs[i].vl : vcap, err);
-        if (p->stored)
-            bn_bloom_add(p->stored, db == BN_DB_RULEIDX
-                                        ? stored_rule_hash(recs[i].k)
-                                        : stored_person_hash(recs[i].k, recs[i].kl, recs[i].v,
-                                                             recs[i].vl));
+        if (note)
+            filter_note(p, db == BN_DB_RULEIDX ? stored_rule_hash(recs[i].k)
+                                               : stored_person_hash(recs[i].k, recs[i].kl,
+                                                                    recs[i].v, recs[i].vl));
     }
     bn_store_putter_close(&c);
     return st;
@@ -745,14 +773,19 @@ static bool visit_load(void *ctx, const bn_store_kv_t *kv)
     return true;
 }
 
+/* Room for the store to double before the next load. */
+static uint64_t filter_plan(uint64_t entries)
+{
+    return 2 * entries + 4 * (uint64_t)BN_PEND_FILTER_MIN;
+}
+
 bn_status_t bn_pend_load_filter(bn_pend_t *p, bn_store_txn_t *t, uint64_t *entries,
                                 size_t *bytes, bn_error_t *err)
 {
     uint64_t n = bn_store_txn_entries(t, BN_DB_RULEIDX) + bn_store_txn_entries(t, BN_DB_PEOPLE);
     *entries = n;
     *bytes = 0;
-    /* Room for the store to double before the next load. */
-    uint64_t planned = 2 * n + 4 * (uint64_t)BN_PEND_FILTER_MIN;
+    uint64_t planned = filter_plan(n);
     bn_bloom_t *b = NULL;
     bn_status_t st = bn_bloom_new(&b, planned, err);
     if (st != BN_OK)
@@ -770,4 +803,140 @@ bn_status_t bn_pend_load_filter(bn_pend_t *p, bn_store_txn_t *t, uint64_t *entri
     p->stored = b;
     *bytes = bn_bloom_bytes(b);
     return BN_OK;
+}
+
+/* ---- a filter built apart -------------------------------------------------- */
+
+void bn_pend_filter_collect(bn_pend_t *p)
+{
+    p->collecting = true;
+    p->since_lost = false;
+    p->n_since = 0;
+}
+
+#define BUILD_CHUNK 1000000 /* entries read in one read transaction, by default */
+
+typedef struct {
+    bn_bloom_t *b;
+    bool people;
+    const atomic_bool *cancel;
+    uint64_t seen, in_chunk, chunk;
+    uint8_t *key; /* the key of the last pair seen; where the next chunk starts */
+    size_t key_len, key_cap;
+    bool more, cancelled, nomem;
+} build_t;
+
+static bool visit_build(void *ctx, const bn_store_kv_t *kv)
+{
+    build_t *l = ctx;
+    if (l->key_len != kv->key_len || memcmp(l->key, kv->key, kv->key_len) != 0) {
+        if (kv->key_len > l->key_cap) {
+            uint8_t *g = realloc(l->key, kv->key_len);
+            if (!g) {
+                l->nomem = true;
+                return false;
+            }
+            l->key = g;
+            l->key_cap = kv->key_len;
+        }
+        memcpy(l->key, kv->key, kv->key_len);
+        l->key_len = kv->key_len;
+        if (l->in_chunk >= l->chunk) {
+            l->more = true; /* the next chunk starts at this key: all its values in one */
+            return false;
+        }
+    }
+    if ((l->seen & 0xffff) == 0 && l->cancel && atomic_load(l->cancel)) {
+        l->cancelled = true;
+        return false;
+    }
+    if (l->people)
+        bn_bloom_add(l->b, stored_person_hash(kv->key, kv->key_len, kv->val, kv->val_len));
+    else if (kv->key_len >= BN_PEND_PREFIX_LEN)
+        bn_bloom_add(l->b, stored_rule_hash(kv->key));
+    l->seen++;
+    l->in_chunk++;
+    return true;
+}
+
+bn_status_t bn_pend_filter_build(bn_store_t *s, uint64_t entries, size_t chunk,
+                                 const atomic_bool *cancel, bn_bloom_t **out, uint64_t *seen,
+                                 bn_error_t *err)
+{
+    *out = NULL;
+    *seen = 0;
+    bn_bloom_t *b = NULL;
+    bn_status_t st = bn_bloom_new(&b, filter_plan(entries), err);
+    if (st != BN_OK)
+        return st;
+    build_t l = {.b = b, .cancel = cancel, .chunk = chunk ? chunk : BUILD_CHUNK};
+    uint8_t *from = NULL;
+    size_t from_len = 0;
+    static const bn_store_db_t dbs[2] = {BN_DB_RULEIDX, BN_DB_PEOPLE};
+    for (int d = 0; d < 2 && st == BN_OK; d++) {
+        l.people = dbs[d] == BN_DB_PEOPLE;
+        l.key_len = 0;
+        from_len = 0;
+        do {
+            /* Each chunk in a read txn of its own, so that the map can grow
+             * between two; what is written meanwhile the flushes note. */
+            l.more = false;
+            l.in_chunk = 0;
+            st = bn_store_scan(s, dbs[d], from, from_len, visit_build, &l, err);
+            if (st == BN_OK && l.more) {
+                uint8_t *g = realloc(from, l.key_len);
+                if (!g) {
+                    l.nomem = true;
+                    break;
+                }
+                from = g;
+                memcpy(from, l.key, l.key_len);
+                from_len = l.key_len; /* the key it stopped at, read whole by the next chunk */
+            }
+        } while (st == BN_OK && l.more && !l.cancelled && !l.nomem);
+        if (st == BN_OK && l.cancelled)
+            st = bn_error_set(err, BN_UNAVAILABLE, 0, NULL, "index filter build cancelled");
+        if (st == BN_OK && l.nomem)
+            st = bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory building the index filter");
+    }
+    free(l.key);
+    free(from);
+    if (st != BN_OK) {
+        bn_bloom_destroy(&b);
+        return st;
+    }
+    *seen = l.seen;
+    *out = b;
+    return BN_OK;
+}
+
+bn_status_t bn_pend_filter_adopt(bn_pend_t *p, bn_bloom_t **b, bn_error_t *err)
+{
+    bool lost = !p->collecting || p->since_lost;
+    p->collecting = p->since_lost = false;
+    if (lost) {
+        p->n_since = 0;
+        bn_bloom_destroy(b);
+        return bn_error_set(err, BN_NOMEM, 0, NULL,
+                            "out of memory noting the entries written while the index filter "
+                            "was built; the old filter stays");
+    }
+    for (size_t i = 0; i < p->n_since; i++)
+        bn_bloom_add(*b, p->since[i]);
+    p->n_since = 0;
+    free(p->since); /* until the next build */
+    p->since = NULL;
+    p->cap_since = 0;
+    bn_bloom_destroy(&p->stored);
+    p->stored = *b;
+    *b = NULL;
+    return BN_OK;
+}
+
+void bn_pend_filter_abandon(bn_pend_t *p)
+{
+    p->collecting = p->since_lost = false;
+    free(p->since);
+    p->since = NULL;
+    p->n_since = p->cap_since = 0;
 }

@@ -12,11 +12,13 @@
 #ifndef BN_PEND_H
 #define BN_PEND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "benang/status.h"
+#include "bloom.h"
 #include "store.h"
 
 /* A key of the rule index (the ruleidx database; rules.c builds them):
@@ -134,6 +136,27 @@ void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_st
 bn_status_t bn_pend_load_filter(bn_pend_t *p, bn_store_txn_t *t, uint64_t *entries,
                                 size_t *bytes, bn_error_t *err);
 bool bn_pend_filter_full(const bn_pend_t *p);
+
+/* The same filter built apart, so that a hub on a big store serves at once
+ * (a scan of tens of millions of entries takes seconds); until it is
+ * adopted, the old filter (or none) answers:
+ *   bn_pend_filter_collect(p): from now on every flush also notes what it
+ *     writes (the build may not see it);
+ *   bn_pend_filter_build(): in any thread, touching only the store: a new
+ *     filter planned for `entries` of what the two databases hold, read in
+ *     chunks of `chunk` pairs (0: a million; a key's values stay together),
+ *     each in a read txn of its own; *seen counts what it read. Stops with
+ *     BN_UNAVAILABLE once *cancel (may be NULL) is set; BN_NOMEM, BN_STORE;
+ *   bn_pend_filter_adopt(p, b): adds what the flushes noted and makes *b
+ *     the filter (takes it: *b NULL). BN_NOMEM when a note was lost (then
+ *     *b is destroyed and the old filter stays);
+ *   bn_pend_filter_abandon(p): a build that will not be adopted. */
+void bn_pend_filter_collect(bn_pend_t *p);
+bn_status_t bn_pend_filter_build(bn_store_t *s, uint64_t entries, size_t chunk,
+                                 const atomic_bool *cancel, bn_bloom_t **out, uint64_t *seen,
+                                 bn_error_t *err);
+bn_status_t bn_pend_filter_adopt(bn_pend_t *p, bn_bloom_t **b, bn_error_t *err);
+void bn_pend_filter_abandon(bn_pend_t *p);
 /* False: LMDB holds no ruleidx entry with this prefix. */
 bool bn_pend_rule_maybe_stored(const bn_pend_t *p, const uint8_t prefix[BN_PEND_PREFIX_LEN]);
 

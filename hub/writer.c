@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,15 @@ struct bn_writer {
     size_t n_counts;
     bool dirty;
     uint64_t last_sync_ms;
+    struct { /* the index filter, built in a thread of its own (filter_thread) */
+        pthread_t thread;
+        bool running;
+        atomic_bool done, cancel;
+        uint64_t planned, seen, t0;
+        bn_bloom_t *bloom;
+        bn_status_t st;
+        bn_error_t err;
+    } fb;
 };
 
 static uint64_t now_ms(void)
@@ -463,30 +473,84 @@ static size_t plan_flush(const bn_config_t *cfg, bn_store_txn_t *t)
 #define STAGE_STEP_MIN 64     /* staged entries written with every batch, at least */
 #define STAGE_IDLE_STEP 16384 /* ... by an idle writer, every IDLE_STEP_MS */
 #define IDLE_STEP_MS 20
+#define FILTER_POLL_MS 50 /* how soon an idle writer adopts a filter built apart */
 
-/* One look at the two indexes in LMDB: (re)build the filter of what they
- * hold (without one every lookup goes to LMDB, slower but right) and size
- * the next pass from their entries. */
+/* The filter of what the two indexes in LMDB hold is built in a thread of
+ * its own, so that a hub restarted on a big store serves at once (a scan of
+ * 24 million entries took 9 s); until it is adopted the old filter, or none
+ * (every lookup then goes to LMDB: slower, still right), answers. */
+static void *filter_thread(void *arg)
+{
+    bn_writer_t *w = arg;
+    w->fb.st = bn_pend_filter_build(w->store, w->fb.planned, 0, &w->fb.cancel, &w->fb.bloom,
+                                    &w->fb.seen, &w->fb.err);
+    atomic_store(&w->fb.done, true);
+    return NULL;
+}
+
+/* One look at the two indexes: size the next pass from their entries, and
+ * start building a filter of them (unless one is being built). */
 static void survey_indexes(bn_writer_t *w)
 {
     bn_error_t err;
     bn_store_txn_t *t = NULL;
-    uint64_t t0 = now_ms(), entries = 0;
-    size_t bytes = 0;
     bn_status_t st = bn_store_begin(w->store, &t, &err);
-    if (st == BN_OK) {
-        st = bn_pend_load_filter(w->pend, t, &entries, &bytes, &err);
-        w->flush_at = plan_flush(w->cfg, t);
-        bn_store_abort(&t);
-    }
     if (st != BN_OK) {
         char q[400];
-        bn_log(BN_LOG_WARN, "index_filter_failed", "status=%s error=%s", bn_status_name(st),
+        bn_log(BN_LOG_WARN, "index_survey_failed", "status=%s error=%s", bn_status_name(st),
                bn_log_quote(err.msg, q, sizeof q));
         return;
     }
+    w->flush_at = plan_flush(w->cfg, t);
+    uint64_t entries =
+        bn_store_txn_entries(t, BN_DB_RULEIDX) + bn_store_txn_entries(t, BN_DB_PEOPLE);
+    bn_store_abort(&t);
+    if (w->fb.running)
+        return;
+    bn_pend_filter_collect(w->pend);
+    w->fb.planned = entries;
+    w->fb.t0 = now_ms();
+    w->fb.bloom = NULL;
+    atomic_store(&w->fb.done, false);
+    atomic_store(&w->fb.cancel, false);
+    if (pthread_create(&w->fb.thread, NULL, filter_thread, w) != 0) {
+        bn_pend_filter_abandon(w->pend);
+        bn_log(BN_LOG_WARN, "index_filter_failed", "error=\"cannot start its thread\"");
+        return;
+    }
+    w->fb.running = true;
+}
+
+/* The filter thread has finished (or, with wait, finish it now): adopt what
+ * it built. */
+static void filter_collect(bn_writer_t *w, bool stop)
+{
+    if (!w->fb.running || (!stop && !atomic_load(&w->fb.done)))
+        return;
+    if (stop)
+        atomic_store(&w->fb.cancel, true);
+    pthread_join(w->fb.thread, NULL);
+    w->fb.running = false;
+    bn_status_t st = w->fb.st;
+    bn_error_t *err = &w->fb.err;
+    size_t bytes = w->fb.bloom ? bn_bloom_bytes(w->fb.bloom) : 0;
+    if (stop) {
+        bn_bloom_destroy(&w->fb.bloom);
+        bn_pend_filter_abandon(w->pend);
+        return;
+    }
+    if (st == BN_OK)
+        st = bn_pend_filter_adopt(w->pend, &w->fb.bloom, err);
+    else
+        bn_pend_filter_abandon(w->pend);
+    if (st != BN_OK) {
+        char q[400];
+        bn_log(BN_LOG_WARN, "index_filter_failed", "status=%s error=%s", bn_status_name(st),
+               bn_log_quote(err->msg, q, sizeof q));
+        return;
+    }
     bn_log(BN_LOG_INFO, "index_filter_loaded", "entries=%llu bytes=%zu ms=%llu",
-           (unsigned long long)entries, bytes, (unsigned long long)(now_ms() - t0));
+           (unsigned long long)w->fb.seen, bytes, (unsigned long long)(now_ms() - w->fb.t0));
 }
 
 /* The map is full: make it bigger (logged), for the attempt after `attempt`. */
@@ -732,12 +796,15 @@ static void *run(void *arg)
             w->cfg->durability == BN_DURABILITY_BUFFERED ? (int)w->cfg->sync_interval_ms : -1;
         if (bn_pend_staged(w->pend) && (timeout < 0 || timeout > IDLE_STEP_MS))
             timeout = IDLE_STEP_MS;
+        if (w->fb.running && (timeout < 0 || timeout > FILTER_POLL_MS))
+            timeout = FILTER_POLL_MS;
         int rc = zmq_poll(&it, 1, timeout);
         if (rc < 0 && zmq_errno() == EINTR)
             continue;
         if (rc < 0)
             break;
         if (rc == 0) {
+            filter_collect(w, false);
             bool stepping = bn_pend_staged(w->pend);
             if (stepping)
                 idle_step(w);
@@ -756,7 +823,9 @@ static void *run(void *arg)
         }
         /* Sorting a pass takes a moment: not on this batch's way to its acks. */
         stage_if_due(w, bn_store_head(w->store));
+        filter_collect(w, false);
     }
+    filter_collect(w, true); /* not adopted: the next start builds one */
     flush_pending(w);
     maybe_sync(w, true);
     bn_findings_free(&w->findings);
@@ -817,6 +886,7 @@ void bn_writer_join(bn_writer_t **self_p)
     bn_writer_t *w = *self_p;
     if (w->started)
         pthread_join(w->thread, NULL);
+    filter_collect(w, true); /* started, but the writer thread was not */
     if (w->pipe) {
         int linger = 0;
         zmq_setsockopt(w->pipe, ZMQ_LINGER, &linger, sizeof linger);

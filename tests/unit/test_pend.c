@@ -15,6 +15,7 @@
  * entries, among flushed ones and among ones recovered from the log; a
  * subject whose entries were rolled back is found nowhere.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -633,6 +634,114 @@ static void test_rules(const bn_config_t *cfg, bn_store_t *s)
     bn_pend_destroy(&w.pend); /* idempotent */
 }
 
+/* Flush people [from, to) and rule entries [from, to) in one committed txn. */
+static void flush_range(bn_pend_t *p, bn_store_t *s, size_t from, size_t to, uint64_t upto)
+{
+    bn_error_t err;
+    bn_store_txn_t *t = NULL;
+    CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+    add_rules(p, from, to);
+    add_people(p, t, from, to);
+    CHECK_MSG(bn_pend_flush(p, t, upto, &err) == BN_OK, "%s", err.msg);
+    CHECK(bn_store_commit(&t, &err) == BN_OK);
+    bn_pend_clear(p);
+}
+
+/* People [0, n) offered again with the txn: how many the filter hid (LMDB
+ * holds them all, so each one added to the pending index is a miss). */
+static size_t people_hidden(bn_pend_t *p, bn_store_t *s, size_t n)
+{
+    bn_error_t err;
+    bn_store_txn_t *t = NULL;
+    CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+    add_people(p, t, 0, n);
+    size_t hidden = bn_pend_count(p);
+    bn_store_abort(&t);
+    bn_pend_clear(p);
+    return hidden;
+}
+
+typedef struct {
+    bn_store_t *s;
+    size_t chunk;
+    bn_bloom_t *b;
+    uint64_t seen;
+    bn_status_t st;
+} build_job_t;
+
+static void *build_thread(void *arg)
+{
+    build_job_t *j = arg;
+    bn_error_t err;
+    j->st = bn_pend_filter_build(j->s, 0, j->chunk, NULL, &j->b, &j->seen, &err);
+    return NULL;
+}
+
+#define APART_STEP 1500
+
+/* A filter built apart (in chunks, each in a read txn of its own, while
+ * flushes go on) never hides what LMDB holds, however the two interleave. */
+static void test_filter_apart(bn_pend_t *p, bn_store_t *s)
+{
+    bn_error_t err;
+    flush_range(p, s, 0, APART_STEP, 10);
+    CHECK_EQ_U64(people_hidden(p, s, APART_STEP), 0); /* no filter: LMDB is asked */
+
+    /* Chunks of 7 split the blocks' values and the rule keys anywhere. */
+    bn_pend_filter_collect(p);
+    bn_bloom_t *b = NULL;
+    uint64_t seen = 0;
+    CHECK_MSG(bn_pend_filter_build(s, 0, 7, NULL, &b, &seen, &err) == BN_OK, "%s", err.msg);
+    CHECK_EQ_U64(seen, 2 * APART_STEP); /* each pair once */
+    /* Written after the build read its snapshot: only the notes have them. */
+    flush_range(p, s, APART_STEP, 2 * APART_STEP, 20);
+    CHECK(bn_pend_filter_adopt(p, &b, &err) == BN_OK && b == NULL);
+    CHECK_EQ_U64(people_hidden(p, s, 2 * APART_STEP), 0);
+    size_t hidden = 0;
+    for (unsigned no = 0; no < N_PREFIXES; no++) {
+        uint8_t prefix[BN_PEND_PREFIX_LEN];
+        make_prefix(no, prefix);
+        hidden += !bn_pend_rule_maybe_stored(p, prefix);
+    }
+    CHECK_EQ_U64(hidden, 0);
+    /* Absent people are still mostly spared a lookup. */
+    size_t spared = 0;
+    for (size_t i = 10 * APART_STEP; i < 11 * APART_STEP; i++) {
+        char block[32], val[128];
+        size_t bl = make_block((unsigned)(i % N_BLOCKS), block, sizeof block);
+        size_t vl = make_person(i, val, sizeof val);
+        bn_store_txn_t *t = NULL;
+        CHECK(bn_store_begin(s, &t, &err) == BN_OK);
+        size_t before = bn_pend_count(p);
+        CHECK(bn_pend_people_add(p, t, block, bl, val, vl, &err) == BN_OK);
+        spared += bn_pend_count(p) == before + 1;
+        bn_store_abort(&t);
+    }
+    bn_pend_clear(p);
+    CHECK_MSG(spared == APART_STEP, "%zu of %d new people added", spared, APART_STEP);
+
+    /* Built in another thread while this one flushes, chunk by chunk. */
+    bn_pend_filter_collect(p);
+    build_job_t job = {.s = s, .chunk = 3};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, build_thread, &job) == 0);
+    for (size_t k = 2; k < 12; k++)
+        flush_range(p, s, k * APART_STEP, (k + 1) * APART_STEP, 30 + k);
+    pthread_join(th, NULL);
+    CHECK(job.st == BN_OK);
+    CHECK(job.seen >= 4 * APART_STEP && job.seen <= 24 * APART_STEP);
+    CHECK(bn_pend_filter_adopt(p, &job.b, &err) == BN_OK);
+    CHECK_EQ_U64(people_hidden(p, s, 12 * APART_STEP), 0);
+
+    /* Cancelled: nothing built, the filter in use stays. */
+    atomic_bool cancel = true;
+    bn_pend_filter_collect(p);
+    CHECK(bn_pend_filter_build(s, 0, 0, &cancel, &b, &seen, &err) == BN_UNAVAILABLE && !b);
+    bn_pend_filter_abandon(p);
+    CHECK(bn_pend_filter_adopt(p, &b, &err) == BN_NOMEM); /* nothing was collected */
+    CHECK_EQ_U64(people_hidden(p, s, 12 * APART_STEP), 0);
+}
+
 static bn_store_t *open_store(const char *dir, const char *name)
 {
     char path[600];
@@ -656,6 +765,13 @@ int main(void)
         test_add_mark_rollback(p);
         test_flush(p, s);
     }
+    bn_pend_destroy(&p);
+    bn_store_destroy(&s);
+
+    CHECK(bn_pend_new(&p, &err) == BN_OK);
+    s = open_store(dir, "apart");
+    if (p && s)
+        test_filter_apart(p, s);
     bn_pend_destroy(&p);
     bn_store_destroy(&s);
 
