@@ -26,7 +26,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "bloom.h"
 
@@ -152,41 +151,34 @@ static uint32_t rule_hash(const uint8_t *prefix)
            (uint32_t)prefix[4] << 24;
 }
 
-/* Huge pages for the 2 MiB-aligned part of a big table, where the kernel
- * has them: lookups land anywhere in it, and a TLB miss each would cost
- * about as much as the lookup. Advice only; nothing changes without it. */
-static void advise_huge(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + bytes) & ~(huge - 1);
-    if (e > a)
-        madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-
 static bool tab_init(ptab_t *t, uint32_t buckets)
 {
     t->heads = malloc(buckets * sizeof *t->heads);
     if (!t->heads)
         return false;
-    advise_huge(t->heads, buckets * sizeof *t->heads);
     t->mask = buckets - 1;
     memset(t->heads, 0xff, buckets * sizeof *t->heads);
     return true;
 }
 
-/* Room for entry number `entries` (load <= 1): double the rule table and
- * relink every entry in index order. */
+/* The bucket count a table of `buckets` grows to for `entries` (load <= 1):
+ * doubled until they fit; 0 past the index range. */
+static size_t tab_want(size_t buckets, size_t entries)
+{
+    while (buckets < entries && buckets <= NONE / 2)
+        buckets *= 2;
+    return buckets < entries ? 0 : buckets;
+}
+
+/* Room for entry number `entries` (load <= 1): a bigger rule table, every
+ * entry relinked in index order. */
 static bn_status_t rule_tab_room(gen_t *p, size_t entries, bn_error_t *err)
 {
     if (entries <= (size_t)p->rule.mask + 1)
         return BN_OK;
     ptab_t t;
-    if ((size_t)p->rule.mask + 1 > NONE / 2 || !tab_init(&t, (p->rule.mask + 1) * 2))
+    size_t want = tab_want((size_t)p->rule.mask + 1, entries);
+    if (!want || !tab_init(&t, (uint32_t)want))
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
     for (size_t i = 0; i < p->n; i++) {
         uint32_t b = rule_hash(p->e[i].key) & t.mask;
@@ -204,8 +196,8 @@ static bn_status_t people_tab_room(gen_t *p, size_t entries, bn_error_t *err)
     if (entries <= (size_t)p->kv.mask + 1)
         return BN_OK;
     ptab_t tb = {NULL, 0}, tk = {NULL, 0};
-    if ((size_t)p->kv.mask + 1 > NONE / 2 || !tab_init(&tb, (p->kv.mask + 1) * 2) ||
-        !tab_init(&tk, (p->kv.mask + 1) * 2)) {
+    size_t want = tab_want((size_t)p->kv.mask + 1, entries);
+    if (!want || !tab_init(&tb, (uint32_t)want) || !tab_init(&tk, (uint32_t)want)) {
         free(tb.heads);
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
     }
@@ -246,6 +238,19 @@ static void gen_clear(gen_t *g)
     memset(g->rule.heads, 0xff, ((size_t)g->rule.mask + 1) * sizeof *g->rule.heads);
     memset(g->block.heads, 0xff, ((size_t)g->block.mask + 1) * sizeof *g->block.heads);
     memset(g->kv.heads, 0xff, ((size_t)g->kv.mask + 1) * sizeof *g->kv.heads);
+}
+
+bn_status_t bn_pend_presize(bn_pend_t *p, size_t entries, bn_error_t *err)
+{
+    if (entries > NONE / 2)
+        entries = NONE / 2;
+    bn_status_t st = BN_OK;
+    for (int i = 0; i < 2 && st == BN_OK; i++) {
+        st = rule_tab_room(&p->g[i], entries, err);
+        if (st == BN_OK)
+            st = people_tab_room(&p->g[i], entries, err);
+    }
+    return st;
 }
 
 bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err)
@@ -350,7 +355,6 @@ static bn_status_t arena_room(gen_t *p, size_t more, bn_error_t *err)
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
     p->arena = g;
     p->acap = cap;
-    advise_huge(g, cap);
     return BN_OK;
 }
 
@@ -391,7 +395,6 @@ static bool grow(void **items, size_t *cap, size_t elem)
         return false;
     *items = g;
     *cap = want;
-    advise_huge(g, want * elem);
     return true;
 }
 

@@ -46,6 +46,10 @@ typedef struct bn_pend bn_pend_t;
 bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err);
 /* Free p and everything in it; NULL-safe, idempotent, nulls *self_p. */
 void bn_pend_destroy(bn_pend_t **self_p);
+/* Hash tables big enough for `entries` in each generation, made now: a
+ * table that doubles while the writer works relinks all its entries at once
+ * (tens of milliseconds at a million). BN_OK or BN_NOMEM (they grow later). */
+bn_status_t bn_pend_presize(bn_pend_t *p, size_t entries, bn_error_t *err);
 /* The entries not yet in LMDB (as of the last commit): rule index and
  * people together, gathered and staged. */
 size_t bn_pend_count(const bn_pend_t *p);

@@ -475,6 +475,17 @@ static size_t plan_flush(const bn_config_t *cfg, bn_store_txn_t *t)
 #define IDLE_STEP_MS 20
 #define FILTER_POLL_MS 50 /* how soon an idle writer adopts a filter built apart */
 
+#define PRESIZE_SLACK 16384 /* entries a pass may gather past its size (the last batch) */
+
+/* The size of the next pass, and hash tables made ready for it. */
+static void set_flush_at(bn_writer_t *w, size_t n)
+{
+    w->flush_at = n;
+    bn_error_t err;
+    if (bn_pend_presize(w->pend, n + PRESIZE_SLACK, &err) != BN_OK)
+        bn_log(BN_LOG_WARN, "rule_index_presize_failed", "entries=%zu", n);
+}
+
 /* The filter of what the two indexes in LMDB hold is built in a thread of
  * its own, so that a hub restarted on a big store serves at once (a scan of
  * 24 million entries took 9 s); until it is adopted the old filter, or none
@@ -501,7 +512,7 @@ static void survey_indexes(bn_writer_t *w)
                bn_log_quote(err.msg, q, sizeof q));
         return;
     }
-    w->flush_at = plan_flush(w->cfg, t);
+    set_flush_at(w, plan_flush(w->cfg, t));
     uint64_t entries =
         bn_store_txn_entries(t, BN_DB_RULEIDX) + bn_store_txn_entries(t, BN_DB_PEOPLE);
     bn_store_abort(&t);
@@ -565,7 +576,7 @@ static bn_status_t grow_store(bn_writer_t *w, int attempt, bn_error_t *err)
 /* The last staged entry is in LMDB. */
 static void flushed(bn_writer_t *w, size_t next_at)
 {
-    w->flush_at = next_at;
+    set_flush_at(w, next_at);
     bn_log(BN_LOG_INFO, "rule_index_flushed", "upto=%llu entries=%zu ms=%llu next_at=%zu",
            (unsigned long long)w->staged_upto, w->staged_entries,
            (unsigned long long)(now_ms() - w->staged_ms), next_at);

@@ -225,6 +225,20 @@ static void test_add_mark_rollback(bn_pend_t *p)
     CHECK(person_pending(p, PEOPLE_BEFORE_MARK - 1));
     CHECK(!person_pending(p, PEOPLE_BEFORE_MARK));
 
+    /* Tables made bigger with entries in them (several doublings at once)
+     * still find each of them, and a rollback still unlinks them. */
+    bn_error_t perr;
+    bn_pend_mark(p);
+    add_people(p, NULL, PEOPLE_BEFORE_MARK, PEOPLE_BEFORE_MARK + 100);
+    CHECK(bn_pend_presize(p, 20 * RULES_AFTER_MARK, &perr) == BN_OK);
+    CHECK_EQ_U64(prefixes_not_holding(p, 2 * RULES_BEFORE_MARK), 0);
+    CHECK_EQ_U64(blocks_not_holding(p, PEOPLE_BEFORE_MARK + 100), 0);
+    bn_pend_rollback(p);
+    CHECK(person_pending(p, PEOPLE_BEFORE_MARK - 1));
+    CHECK(!person_pending(p, PEOPLE_BEFORE_MARK + 50));
+    CHECK(bn_pend_presize(p, 1000, &perr) == BN_OK); /* smaller: nothing to do */
+    CHECK_EQ_U64(prefixes_not_holding(p, 2 * RULES_BEFORE_MARK), 0);
+
     /* A visitor that returns false is not called again. */
     uint8_t prefix[BN_PEND_PREFIX_LEN];
     make_prefix(3, prefix);
