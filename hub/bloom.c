@@ -50,6 +50,9 @@ bn_status_t bn_bloom_new(bn_bloom_t **out, uint64_t planned, bn_error_t *err)
 #ifdef MADV_HUGEPAGE
     madvise(m, b->bytes, MADV_HUGEPAGE);
 #endif
+    /* Touched now, in the thread that builds it: a first touch of a huge
+     * page may compact memory for milliseconds, not for the writer to meet. */
+    memset(m, 0, b->bytes);
     b->blocks = m;
     *out = b;
     return BN_OK;
