@@ -234,20 +234,6 @@ static void finish_batch(bn_hub_t *h, bn_batch_t *b)
     bn_batch_destroy(&b);
 }
 
-/* Wait for the writer's batch (blocking when wait), ack and publish it. */
-static void collect(bn_hub_t *h, bool wait)
-{
-    bn_batch_t *b = NULL;
-    int rc;
-    do {
-        rc = zmq_recv(h->pipe, &b, sizeof b, wait ? 0 : ZMQ_DONTWAIT);
-    } while (rc < 0 && zmq_errno() == EINTR);
-    if (rc != (int)sizeof b)
-        return;
-    h->writer_busy = false;
-    finish_batch(h, b);
-}
-
 static void dispatch(bn_hub_t *h)
 {
     if (h->writer_busy || h->gather->len == 0)
@@ -261,6 +247,22 @@ static void dispatch(bn_hub_t *h)
     }
     h->writer_busy = true;
 }
+
+/* Wait for the writer's batch (blocking when wait), hand it the next one, ack this one. */
+static void collect(bn_hub_t *h, bool wait)
+{
+    bn_batch_t *b = NULL;
+    int rc;
+    do {
+        rc = zmq_recv(h->pipe, &b, sizeof b, wait ? 0 : ZMQ_DONTWAIT);
+    } while (rc < 0 && zmq_errno() == EINTR);
+    if (rc != (int)sizeof b)
+        return;
+    h->writer_busy = false;
+    dispatch(h); /* the next batch first: the writer need not wait for these acks */
+    finish_batch(h, b);
+}
+
 
 static int64_t mono_ms(void)
 {
