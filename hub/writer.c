@@ -52,6 +52,13 @@ struct bn_writer {
     size_t n_counts;
     bool dirty;
     uint64_t last_sync_ms;
+    struct { /* buffered mode: the periodic fsync, in a thread of its own (sync_thread) */
+        pthread_t thread;
+        bool running, stop; /* stop: under mu */
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        atomic_uint_fast64_t commits; /* so far; the thread syncs when they moved */
+    } sy;
     struct { /* the index filter, built in a thread of its own (filter_thread) */
         pthread_t thread;
         bool running;
@@ -68,6 +75,13 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Something was committed (buffered mode syncs it within sync_interval_ms). */
+static void mark_dirty(bn_writer_t *w)
+{
+    w->dirty = true;
+    atomic_fetch_add(&w->sy.commits, 1);
 }
 
 /* counts[kind:name]++ for the batch; kind is one of two static strings, so
@@ -630,7 +644,7 @@ static void idle_step(bn_writer_t *w)
                bn_log_quote(err.msg, q, sizeof q));
         return; /* the next batch writes them */
     }
-    w->dirty = true;
+    mark_dirty(w);
     bn_pend_committed(w->pend);
     if (finished)
         flushed(w, next_at);
@@ -703,7 +717,7 @@ static void write_batch(bn_writer_t *w, bn_batch_t *b)
         }
     }
     if (st == BN_OK) {
-        w->dirty = true;
+        mark_dirty(w);
         return;
     }
     reset_results(b);
@@ -749,9 +763,78 @@ static void publish_batch(bn_writer_t *w, const bn_batch_t *b)
     }
 }
 
+/* Buffered mode: the writer does not wait for the periodic fsync; a thread
+ * of its own makes it every hub.sync_interval_ms when something was
+ * committed since the last one. LMDB's mdb_env_sync is an fdatasync of the
+ * data file, safe next to a write transaction. */
+static void *sync_thread(void *arg)
+{
+    bn_writer_t *w = arg;
+    uint_fast64_t synced = 0;
+    pthread_mutex_lock(&w->sy.mu);
+    while (!w->sy.stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)w->cfg->sync_interval_ms * 1000000ULL;
+        until.tv_sec += (time_t)(ns / 1000000000ULL);
+        until.tv_nsec = (long)(ns % 1000000000ULL);
+        pthread_cond_timedwait(&w->sy.cv, &w->sy.mu, &until);
+        uint_fast64_t c = atomic_load(&w->sy.commits);
+        if (w->sy.stop || c == synced)
+            continue;
+        pthread_mutex_unlock(&w->sy.mu);
+        bn_error_t err;
+        if (bn_store_sync(w->store, &err) != BN_OK)
+            bn_log(BN_LOG_ERROR, "sync_failed", "native=%d", err.native);
+        else
+            synced = c;
+        pthread_mutex_lock(&w->sy.mu);
+    }
+    pthread_mutex_unlock(&w->sy.mu);
+    return NULL;
+}
+
+static void syncer_start(bn_writer_t *w)
+{
+    if (w->cfg->durability != BN_DURABILITY_BUFFERED)
+        return;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    bool ok = pthread_mutex_init(&w->sy.mu, NULL) == 0;
+    if (ok && pthread_cond_init(&w->sy.cv, &ca) != 0) {
+        pthread_mutex_destroy(&w->sy.mu);
+        ok = false;
+    }
+    pthread_condattr_destroy(&ca);
+    if (ok && pthread_create(&w->sy.thread, NULL, sync_thread, w) != 0) {
+        pthread_cond_destroy(&w->sy.cv);
+        pthread_mutex_destroy(&w->sy.mu);
+        ok = false;
+    }
+    w->sy.running = ok;
+    if (!ok) /* the writer syncs itself, as it did before */
+        bn_log(BN_LOG_WARN, "syncer_not_started", "the writer thread fsyncs itself");
+}
+
+static void syncer_stop(bn_writer_t *w)
+{
+    if (!w->sy.running)
+        return;
+    pthread_mutex_lock(&w->sy.mu);
+    w->sy.stop = true;
+    pthread_cond_signal(&w->sy.cv);
+    pthread_mutex_unlock(&w->sy.mu);
+    pthread_join(w->sy.thread, NULL);
+    pthread_cond_destroy(&w->sy.cv);
+    pthread_mutex_destroy(&w->sy.mu);
+    w->sy.running = false;
+}
+
+/* Buffered mode without a sync thread, and the last sync at a stop. */
 static void maybe_sync(bn_writer_t *w, bool force)
 {
-    if (w->cfg->durability != BN_DURABILITY_BUFFERED || !w->dirty)
+    if (w->cfg->durability != BN_DURABILITY_BUFFERED || !w->dirty || w->sy.running)
         return;
     uint64_t now = now_ms();
     if (!force && now - w->last_sync_ms < w->cfg->sync_interval_ms)
@@ -789,7 +872,7 @@ static void flush_pending(bn_writer_t *w)
     }
     if (st == BN_OK) {
         bn_pend_clear(w->pend);
-        w->dirty = true;
+        mark_dirty(w);
     } else {
         char q[400];
         bn_log(BN_LOG_WARN, "index_flush_at_stop_failed", "status=%s error=%s", bn_status_name(st),
@@ -801,10 +884,12 @@ static void *run(void *arg)
 {
     bn_writer_t *w = arg;
     w->last_sync_ms = now_ms();
+    syncer_start(w);
     for (;;) {
         zmq_pollitem_t it = {w->pipe, 0, ZMQ_POLLIN, 0};
-        int timeout =
-            w->cfg->durability == BN_DURABILITY_BUFFERED ? (int)w->cfg->sync_interval_ms : -1;
+        int timeout = w->cfg->durability == BN_DURABILITY_BUFFERED && !w->sy.running
+                          ? (int)w->cfg->sync_interval_ms
+                          : -1;
         if (bn_pend_staged(w->pend) && (timeout < 0 || timeout > IDLE_STEP_MS))
             timeout = IDLE_STEP_MS;
         if (w->fb.running && (timeout < 0 || timeout > FILTER_POLL_MS))
@@ -838,6 +923,7 @@ static void *run(void *arg)
     }
     filter_collect(w, true); /* not adopted: the next start builds one */
     flush_pending(w);
+    syncer_stop(w);
     maybe_sync(w, true);
     bn_findings_free(&w->findings);
     return NULL;
@@ -860,6 +946,9 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     w->link_opt.max_block = cfg->link_max_block;
     w->link_opt.seen = calloc(1, sizeof *w->link_opt.seen); /* NULL: no shortcut, still right */
     w->unanswered = bn_rules_find(cfg, "referral");
+    atomic_init(&w->sy.commits, 0);
+    atomic_init(&w->fb.done, false);
+    atomic_init(&w->fb.cancel, false);
     uint64_t replayed = 0;
     bn_status_t pst = bn_pend_new(&w->pend, err);
     if (pst == BN_OK)

@@ -89,7 +89,7 @@ int main(void)
         o += (size_t)snprintf(agencies + o, sizeof agencies - o,
                               "  - file: %s/config/agencies/%s.yaml\n", BN_SOURCE_DIR, files[i]);
     snprintf(agencies + o, sizeof agencies - o, "  - file: yayasan.yaml\n");
-    bn_test_hub_t h;
+    bn_test_hub_t h = {0};
     /* the yayasan file lives in the hub's temp dir: it is edited below */
     bn_test_hub_prepare(&h);
     write_yayasan(&h, false);

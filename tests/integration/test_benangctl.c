@@ -21,7 +21,7 @@ static size_t count_lines(const char *s, const char *needle)
 
 int main(void)
 {
-    bn_test_hub_t h;
+    bn_test_hub_t h = {0};
     if (bn_test_hub_start(&h, NULL, NULL) != 0) {
         bn_test_hub_dump_log(&h);
         return 1;

@@ -105,7 +105,7 @@ static uint8_t *event_with(const char *source_id, const char *occurred_at, size_
 
 int main(void)
 {
-    bn_test_hub_t h;
+    bn_test_hub_t h = {0};
     if (bn_test_hub_start(&h, "  max_payload_bytes: 4096\n", NULL) != 0) {
         bn_test_hub_dump_log(&h);
         return 1;

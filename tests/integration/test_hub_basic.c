@@ -245,7 +245,7 @@ static void test_restart(bn_test_hub_t *h)
 
 int main(void)
 {
-    bn_test_hub_t h;
+    bn_test_hub_t h = {0};
     if (bn_test_hub_start(&h, NULL, NULL) != 0) {
         fprintf(stderr, "cannot start benang-hub\n");
         bn_test_hub_dump_log(&h);

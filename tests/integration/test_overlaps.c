@@ -391,7 +391,7 @@ static const char *child_dose(char *buf, size_t cap, unsigned i, bool dup)
  * alert naming the original. */
 static void test_kill_mid_pass(void)
 {
-    bn_test_hub_t k;
+    bn_test_hub_t k = {0};
     /* Passes of 2 000 entries (two per event), written ~84 per commit. */
     if (bn_test_hub_start(&k, "  rule_index_flush: 2000\n  rule_index_flush_max: 2000\n",
                           agencies_and_rules) != 0) {
@@ -473,7 +473,7 @@ static void test_kill_mid_pass(void)
 
 int main(void)
 {
-    bn_test_hub_t h;
+    bn_test_hub_t h = {0};
     /* A tiny flush threshold: the rule index goes to LMDB every few events,
      * so lookups meet entries both there and still in memory. */
     if (bn_test_hub_start(&h, "  rule_index_flush: 3\n", agencies_and_rules) != 0) {

@@ -20,7 +20,7 @@ static uint64_t refuse(bn_publisher_t *p, const char *json)
 
 int main(void)
 {
-    bn_test_hub_t h;
+    bn_test_hub_t h = {0};
     if (bn_test_hub_start(&h, "  rejected_max: 3\n", NULL) != 0) {
         bn_test_hub_dump_log(&h);
         return 1;
