@@ -814,7 +814,7 @@ static void syncer_start(bn_writer_t *w)
     }
     w->sy.running = ok;
     if (!ok) /* the writer syncs itself, as it did before */
-        bn_log(BN_LOG_WARN, "syncer_not_started", "the writer thread fsyncs itself");
+        bn_log(BN_LOG_WARN, "syncer_not_started", "fsync_by=writer");
 }
 
 static void syncer_stop(bn_writer_t *w)
