@@ -343,6 +343,20 @@ static void test_referrals(void)
     free(out);
 }
 
+/* Stop the hub with sig (SIGKILL: a crash; SIGTERM: a clean stop, exit 0),
+ * start it again on the same store and connect pub and qry to it. */
+static void restart(bn_test_hub_t *h, int sig)
+{
+    bn_error_t err;
+    bn_publisher_destroy(&pub);
+    bn_query_destroy(&qry);
+    int st = bn_test_hub_stop(h, sig);
+    CHECK_MSG(sig == SIGKILL ? st != -1 : st == 0, "hub stop with signal %d: status %d", sig, st);
+    CHECK(bn_test_hub_restart(h) == 0);
+    CHECK(bn_publisher_new(&pub, h->ingest, &opts, &err) == BN_OK);
+    CHECK(bn_query_new(&qry, h->query, &opts, &err) == BN_OK);
+}
+
 /* How many times the hub's log says msg=<what> so far. */
 static unsigned log_count(const bn_test_hub_t *h, const char *what)
 {
@@ -429,12 +443,7 @@ static void test_kill_mid_pass(void)
     CHECK_MSG(done_upto > 0 && cut_upto > done_upto && cut_upto < h1,
               "passes: flushed to %llu, staged to %llu, head %llu", (unsigned long long)done_upto,
               (unsigned long long)cut_upto, (unsigned long long)h1);
-    bn_publisher_destroy(&pub);
-    bn_query_destroy(&qry);
-    CHECK(bn_test_hub_stop(&k, SIGKILL) != -1);
-    CHECK(bn_test_hub_restart(&k) == 0);
-    CHECK(bn_publisher_new(&pub, k.ingest, &opts, &err) == BN_OK);
-    CHECK(bn_query_new(&qry, k.query, &opts, &err) == BN_OK);
+    restart(&k, SIGKILL);
     CHECK_EQ_U64(head(), h1);
     char *log = bn_test_read_file(k.log, NULL);
     const char *rec = log ? strstr(log, "msg=rule_index_recovered events=") : NULL;
@@ -510,12 +519,7 @@ int main(void)
     const Benang__V1__Event **al = NULL;
     size_t n_alerts = alerts(&al);
     uint64_t h1 = head();
-    bn_publisher_destroy(&pub);
-    bn_query_destroy(&qry);
-    CHECK(bn_test_hub_stop(&h, SIGKILL) != -1);
-    CHECK(bn_test_hub_restart(&h) == 0);
-    CHECK(bn_publisher_new(&pub, h.ingest, &opts, &err) == BN_OK);
-    CHECK(bn_query_new(&qry, h.query, &opts, &err) == BN_OK);
+    restart(&h, SIGKILL);
     CHECK(send("puskesmas-a", imm("I-1", NIK_X, "08", 1, "2026-10-01", "L1"), NULL, NULL, 0) ==
           BN_DUPLICATE);
     CHECK(send("klinik-b", imm("I-11", JOKO, "20", 1, "2026-10-09", "L"), NULL, NULL, 0) ==
@@ -539,12 +543,7 @@ int main(void)
      * start, and they are found in LMDB afterwards. */
     CHECK(send("puskesmas-a", imm("I-90", NIK_X, "88", 1, "2026-11-22", "L"), NULL, NULL, 0) ==
           BN_OK);
-    bn_publisher_destroy(&pub);
-    bn_query_destroy(&qry);
-    CHECK(bn_test_hub_stop(&h, SIGTERM) == 0);
-    CHECK(bn_test_hub_restart(&h) == 0);
-    CHECK(bn_publisher_new(&pub, h.ingest, &opts, &err) == BN_OK);
-    CHECK(bn_query_new(&qry, h.query, &opts, &err) == BN_OK);
+    restart(&h, SIGTERM);
     log = bn_test_read_file(h.log, NULL);
     const char *first = log ? strstr(log, "msg=rule_index_recovered") : NULL;
     CHECK_MSG(first && !strstr(first + 1, "msg=rule_index_recovered"),
