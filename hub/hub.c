@@ -263,7 +263,6 @@ static void collect(bn_hub_t *h, bool wait)
     finish_batch(h, b);
 }
 
-
 static int64_t mono_ms(void)
 {
     struct timespec ts;

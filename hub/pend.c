@@ -610,9 +610,9 @@ static bn_status_t put_sorted(bn_pend_t *p, bn_store_txn_t *t, bn_store_db_t db,
         st = bn_store_putter_put(c, recs[i].k, recs[i].kl, recs[i].v,
                                  recs[i].vl < vcap ? recs[i].vl : vcap, err);
         if (note)
-            filter_note(p, db == BN_DB_RULEIDX ? stored_rule_hash(recs[i].k)
-                                               : stored_person_hash(recs[i].k, recs[i].kl,
-                                                                    recs[i].v, recs[i].vl));
+            filter_note(p, db == BN_DB_RULEIDX
+                               ? stored_rule_hash(recs[i].k)
+                               : stored_person_hash(recs[i].k, recs[i].kl, recs[i].v, recs[i].vl));
     }
     bn_store_putter_close(&c);
     return st;

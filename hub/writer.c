@@ -546,8 +546,8 @@ static void survey_indexes(bn_writer_t *w)
     w->fb.running = true;
 }
 
-/* The filter thread has finished (or, with wait, finish it now): adopt what
- * it built. */
+/* The filter thread has finished: adopt what it built. With stop, cancel
+ * it, wait for it and drop what it built (the next start builds one). */
 static void filter_collect(bn_writer_t *w, bool stop)
 {
     if (!w->fb.running || (!stop && !atomic_load(&w->fb.done)))
