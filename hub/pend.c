@@ -761,54 +761,13 @@ bool bn_pend_filter_full(const bn_pend_t *p)
     return p->stored && bn_bloom_full(p->stored);
 }
 
-typedef struct {
-    bn_bloom_t *b;
-    bool people;
-} load_t;
-
-static bool visit_load(void *ctx, const bn_store_kv_t *kv)
-{
-    load_t *l = ctx;
-    if (l->people)
-        bn_bloom_add(l->b, stored_person_hash(kv->key, kv->key_len, kv->val, kv->val_len));
-    else if (kv->key_len >= BN_PEND_PREFIX_LEN)
-        bn_bloom_add(l->b, stored_rule_hash(kv->key));
-    return true;
-}
-
-/* Room for the store to double before the next load. */
+/* Room for the store to double before the next build. */
 static uint64_t filter_plan(uint64_t entries)
 {
     return 2 * entries + 4 * (uint64_t)BN_PEND_FILTER_MIN;
 }
 
-bn_status_t bn_pend_load_filter(bn_pend_t *p, bn_store_txn_t *t, uint64_t *entries,
-                                size_t *bytes, bn_error_t *err)
-{
-    uint64_t n = bn_store_txn_entries(t, BN_DB_RULEIDX) + bn_store_txn_entries(t, BN_DB_PEOPLE);
-    *entries = n;
-    *bytes = 0;
-    uint64_t planned = filter_plan(n);
-    bn_bloom_t *b = NULL;
-    bn_status_t st = bn_bloom_new(&b, planned, err);
-    if (st != BN_OK)
-        return st;
-    load_t l = {b, false};
-    st = bn_store_txn_scan(t, BN_DB_RULEIDX, NULL, 0, visit_load, &l, err);
-    l.people = true;
-    if (st == BN_OK)
-        st = bn_store_txn_scan(t, BN_DB_PEOPLE, NULL, 0, visit_load, &l, err);
-    if (st != BN_OK) {
-        bn_bloom_destroy(&b);
-        return st;
-    }
-    bn_bloom_destroy(&p->stored);
-    p->stored = b;
-    *bytes = bn_bloom_bytes(b);
-    return BN_OK;
-}
-
-/* ---- a filter built apart -------------------------------------------------- */
+/* ---- building the filter ---------------------------------------------------- */
 
 void bn_pend_filter_collect(bn_pend_t *p)
 {

@@ -130,20 +130,13 @@ void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_st
 /* A filter of what LMDB holds (bloom.h) spares the lookups that would miss:
  * bn_pend_people_add() asks it before the people database, and the rule
  * check asks bn_pend_rule_maybe_stored() before ruleidx. Without one (the
- * default) every lookup goes to LMDB. bn_pend_load_filter() builds it from
- * the two databases as of t (entries counted into *entries, its size into
- * *bytes); every flush adds what it writes. Reload when
- * bn_pend_filter_full(): past its planned entries it says "maybe" more
- * often. Returns BN_OK, BN_NOMEM (the old filter, if any, stays) or
- * BN_STORE. */
-#define BN_PEND_FILTER_MIN 1000000
-bn_status_t bn_pend_load_filter(bn_pend_t *p, bn_store_txn_t *t, uint64_t *entries,
-                                size_t *bytes, bn_error_t *err);
-bool bn_pend_filter_full(const bn_pend_t *p);
-
-/* The same filter built apart, so that a hub on a big store serves at once
- * (a scan of tens of millions of entries takes seconds); until it is
- * adopted, the old filter (or none) answers:
+ * default) every lookup goes to LMDB. Every flush adds what it writes.
+ * Build a new one when bn_pend_filter_full(): past its planned entries it
+ * says "maybe" more often.
+ *
+ * It is built apart, so that a hub on a big store serves at once (a scan of
+ * tens of millions of entries takes seconds); until a new one is adopted,
+ * the old filter (or none) answers:
  *   bn_pend_filter_collect(p): from now on every flush also notes what it
  *     writes (the build may not see it);
  *   bn_pend_filter_build(): in any thread, touching only the store: a new
@@ -155,6 +148,8 @@ bool bn_pend_filter_full(const bn_pend_t *p);
  *     the filter (takes it: *b NULL). BN_NOMEM when a note was lost (then
  *     *b is destroyed and the old filter stays);
  *   bn_pend_filter_abandon(p): a build that will not be adopted. */
+#define BN_PEND_FILTER_MIN 1000000
+bool bn_pend_filter_full(const bn_pend_t *p);
 void bn_pend_filter_collect(bn_pend_t *p);
 bn_status_t bn_pend_filter_build(bn_store_t *s, uint64_t entries, size_t chunk,
                                  const atomic_bool *cancel, bn_bloom_t **out, uint64_t *seen,
