@@ -241,17 +241,6 @@ static void test_programs(void)
 
 static const char *g_config; /* the hub's config, for benangctl */
 
-/* The upto of the hub's last "rule_index_flushed" log line (0: none). */
-static uint64_t last_flush(const bn_test_hub_t *h)
-{
-    char *log = bn_test_read_file(h->log, NULL);
-    uint64_t upto = 0;
-    for (const char *p = log; p && (p = strstr(p, "msg=rule_index_flushed upto=")) != NULL; p++)
-        upto = strtoull(p + strlen("msg=rule_index_flushed upto="), NULL, 10);
-    free(log);
-    return upto;
-}
-
 static void test_referrals(void)
 {
     char why[512];
@@ -504,18 +493,19 @@ int main(void)
      * flush (in the hub's log) is behind the head. I-70 is then pending. */
     CHECK(send("puskesmas-a", imm("I-70", NIK_X, "21", 1, "2026-11-20", "L"), NULL, NULL, 0) ==
           BN_OK);
-    for (int i = 0; i < 5 && last_flush(&h) >= head(); i++) {
+    for (int i = 0; i < 5 && last_upto(&h, "rule_index_flushed") >= head(); i++) {
         char sid[32], cvx[24];
         snprintf(sid, sizeof sid, "I-8%d", i);
         snprintf(cvx, sizeof cvx, "4%d", i);
         CHECK(send("puskesmas-a", imm(sid, NIK_X, cvx, 1, "2026-11-20", "L"), NULL, NULL, 0) ==
               BN_OK);
-        if (last_flush(&h) < head()) { /* I-70 flushed: publish it again as a new source */
-            CHECK(send("puskesmas-a", imm("I-70b", NIK_X, "21", 1, "2026-11-20", "L"), NULL,
-                       NULL, 0) == BN_OK);
+        /* I-70 flushed: publish it again as a new source */
+        if (last_upto(&h, "rule_index_flushed") < head()) {
+            CHECK(send("puskesmas-a", imm("I-70b", NIK_X, "21", 1, "2026-11-20", "L"), NULL, NULL,
+                       0) == BN_OK);
         }
     }
-    CHECK(last_flush(&h) < head());
+    CHECK(last_upto(&h, "rule_index_flushed") < head());
     const Benang__V1__Event **al = NULL;
     size_t n_alerts = alerts(&al);
     uint64_t h1 = head();

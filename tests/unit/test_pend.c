@@ -770,35 +770,35 @@ static bn_store_t *open_store(const char *dir, const char *name)
     return s;
 }
 
+/* fn on a new pending index and a store of its own, named name under dir. */
+static void with_fresh(const char *dir, const char *name, void (*fn)(bn_pend_t *, bn_store_t *))
+{
+    bn_error_t err;
+    bn_pend_t *p = NULL;
+    CHECK(bn_pend_new(&p, &err) == BN_OK);
+    bn_store_t *s = open_store(dir, name);
+    if (p && s)
+        fn(p, s);
+    bn_pend_destroy(&p);
+    bn_store_destroy(&s);
+}
+
+static void test_alone(bn_pend_t *p, bn_store_t *s)
+{
+    test_add_mark_rollback(p);
+    test_flush(p, s);
+}
+
 int main(void)
 {
     char *dir = bn_test_tmpdir("pend");
     bn_error_t err;
 
-    bn_pend_t *p = NULL;
-    CHECK(bn_pend_new(&p, &err) == BN_OK);
-    bn_store_t *s = open_store(dir, "alone");
-    if (p && s) {
-        test_add_mark_rollback(p);
-        test_flush(p, s);
-    }
-    bn_pend_destroy(&p);
-    bn_store_destroy(&s);
+    with_fresh(dir, "alone", test_alone);
+    with_fresh(dir, "apart", test_filter_apart);
+    with_fresh(dir, "staged", test_staged);
 
-    CHECK(bn_pend_new(&p, &err) == BN_OK);
-    s = open_store(dir, "apart");
-    if (p && s)
-        test_filter_apart(p, s);
-    bn_pend_destroy(&p);
-    bn_store_destroy(&s);
-
-    CHECK(bn_pend_new(&p, &err) == BN_OK);
-    s = open_store(dir, "staged");
-    if (p && s)
-        test_staged(p, s);
-    bn_pend_destroy(&p);
-    bn_store_destroy(&s);
-
+    bn_store_t *s = NULL;
     bn_config_t *cfg = NULL;
     CHECK_MSG(bn_config_load_string(&cfg, "rules.yaml", RULES_YAML, strlen(RULES_YAML), &err) ==
                   BN_OK,
