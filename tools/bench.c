@@ -7,7 +7,9 @@
  * endpoint, then the same number of puts straight into a fresh LMDB env on
  * the same filesystem, committed in groups of the hub's measured mean group
  * commit, so the ratio between the two says what the hub costs on top of
- * LMDB itself. Progress goes to stderr, the figures to stdout. Every loop is
+ * LMDB itself, and last the same throughput phase against the floor, a
+ * minimal broker of the same protocol in this process (bench_floor.c): what
+ * any hub could reach here with this load generator beside it. Progress goes to stderr, the figures to stdout. Every loop is
  * bounded: a phase without progress for 60 s fails, and the hub is stopped
  * with SIGTERM whatever happens. See bench.h for the other files.
  */
@@ -80,6 +82,8 @@ static void usage(FILE *f)
             "                           events due by then, each stamped as it is sent\n"
             "                           (0: it wakes for each event) [0]\n"
             "      --no-raw             skip the raw LMDB reference\n"
+            "      --no-floor           skip the floor reference (a minimal broker of the same\n"
+            "                           protocol in this process, same events and publishers)\n"
             "      --no-replay          skip the replay phase\n"
             "      --keep               keep the run directory\n"
             "      --no-rules           start the hub with `rules: []` (the overlap rules off;\n"
@@ -132,6 +136,7 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
                                        {"residents", required_argument, NULL, 14},
                                        {"people-from", required_argument, NULL, 15},
                                        {"latency-tick-us", required_argument, NULL, 16},
+                                       {"no-floor", no_argument, NULL, 17},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -208,6 +213,9 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
         case 9:
             o->no_raw = true;
             break;
+        case 17:
+            o->no_floor = true;
+            break;
         case 10:
             o->no_replay = true;
             break;
@@ -262,7 +270,9 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
 
 /* Everything measured, printed at the end (a phase not run prints null). */
 typedef struct {
-    double prefill_s, tput_s, replay_s, replay_dec_s, raw_s;
+    double prefill_s, tput_s, replay_s, replay_dec_s, raw_s, floor_s;
+    uint64_t floor_acked, floor_commits;
+    bool floor_done;
     double prefill_start_s; /* seconds the prefill took for its first prefill_start events */
     uint64_t prefill_start;
     uint64_t prefill_acked, acked, commits, replay_n, replay_dec_n, raw_batch, head;
@@ -325,6 +335,16 @@ static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const 
     jnum("raw_lmdb_puts_per_s", raw, x->raw_done && x->raw_s > 0, "%.0f", false);
     jnum("ratio_to_raw_lmdb", raw > 0 && x->tput_s > 0 ? (x->acked / x->tput_s) / raw : 0,
          x->raw_done && raw > 0 && x->tput_s > 0, "%.3f", false);
+    double hub_rate = x->tput_s > 0 ? x->acked / x->tput_s : 0;
+    double floor = x->floor_s > 0 ? x->floor_acked / x->floor_s : 0;
+    bool fl = x->floor_done && floor > 0;
+    jnum("floor_acked_events_per_s", floor, fl, "%.0f", false);
+    jnum("floor_mean_group_commit",
+         x->floor_commits ? (double)x->floor_acked / x->floor_commits : 0, fl && x->floor_commits,
+         "%.1f", false);
+    jnum("ratio_to_floor", hub_rate / floor, fl && hub_rate > 0, "%.3f", false);
+    jnum("floor_ratio_to_raw_lmdb", raw > 0 ? floor / raw : 0, fl && x->raw_done && raw > 0, "%.3f",
+         false);
     printf("  \"head_seq\": %" PRIu64 ",\n", x->head);
     printf("  \"hub_started\": %s,\n", o->ingest ? "false" : "true");
     jnum("hub_exit", x->hub_exit, !o->ingest, "%.0f", false);
@@ -368,8 +388,8 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
         /* Its first --events events are an empty-store run of the same size,
          * in the same run: the reference for the rate after the prefill. */
         x->prefill_start = o->events < o->prefill ? o->events : o->prefill;
-        if (bn_bench__publish(o, r->ingest, 'P', run, o->prefill, &x->prefill_acked,
-                              &x->prefill_s, x->prefill_start, &x->prefill_start_s) != 0)
+        if (bn_bench__publish(o, r->ingest, 'P', run, o->prefill, &x->prefill_acked, &x->prefill_s,
+                              x->prefill_start, &x->prefill_start_s) != 0)
             goto done;
         fprintf(stderr, "bench: prefill: %.0f events/s\n", x->prefill_acked / x->prefill_s);
         if (bn_bench__status(q, &before) != 0)
@@ -421,6 +441,28 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
             goto done;
         x->raw_done = true;
         fprintf(stderr, "bench: raw LMDB: %.0f puts/s\n", x->acked / x->raw_s);
+    }
+    if (!o->no_floor) {
+        bn_bench_floor_t *fl = NULL;
+        fprintf(stderr, "bench: floor: %" PRIu64 " events, %d publishers, window %d\n", o->events,
+                o->publishers, o->window);
+        int frc = bn_bench__floor_start(o, r->floordir, strcmp(x->durability, "buffered") == 0,
+                                        o->events, &fl);
+        if (frc == 0)
+            frc = bn_bench__publish(o, bn_bench__floor_endpoint(fl), 'F', run, o->events,
+                                    &x->floor_acked, &x->floor_s, 0, &unused);
+        uint64_t stored = 0;
+        if (bn_bench__floor_stop(&fl, &x->floor_commits, &stored) != 0 || frc != 0)
+            goto done;
+        if (stored != x->floor_acked) {
+            fprintf(stderr, "bench: floor: %" PRIu64 " events acked but %" PRIu64 " stored\n",
+                    x->floor_acked, stored);
+            goto done;
+        }
+        x->floor_done = true;
+        fprintf(stderr, "bench: floor: %.0f acked events/s, %.1f per commit\n",
+                x->floor_acked / x->floor_s,
+                x->floor_commits ? (double)x->floor_acked / x->floor_commits : 0.0);
     }
     rc = 0;
 done:

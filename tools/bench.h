@@ -3,7 +3,8 @@
  * bench.c      command line, phase order, the JSON report;
  * bench_load.c event templates, pipelined publisher threads, feed latency;
  * bench_hub.c  the hub child process, the run directory, status, replay and
- *              the raw LMDB reference.
+ *              the raw LMDB reference;
+ * bench_floor.c the floor: a minimal broker of the same ingest protocol.
  * Functions return 0 or -1; on -1 they have already said why on stderr
  * (this is a program, not a library: main decides the exit code).
  */
@@ -35,8 +36,8 @@ typedef struct {
     const char *hub_bin, *data_dir, *ingest, *feed, *query, *agency;
     double lat_rate, lat_seconds;
     uint64_t lat_tick_ns; /* 0: wake for every latency event; else once per tick */
-    bool no_raw, no_replay, keep, no_rules;
-    uint64_t residents; /* 0: a new person per event; N: NIKs cycle over N people */
+    bool no_raw, no_replay, keep, no_rules, no_floor;
+    uint64_t residents;   /* 0: a new person per event; N: NIKs cycle over N people */
     uint64_t people_from; /* added to every new person's number */
 } bn_bench_opts_t;
 
@@ -61,7 +62,7 @@ void bn_bench__tmpl_resident(const bn_bench_tmpl_t *t, uint8_t *buf, uint64_t k,
 /* The run directory and the hub it started (pid 0: none or external). */
 typedef struct {
     pid_t pid;
-    char dir[512], cfg[600], log[600], hubdata[600], rawdir[600];
+    char dir[512], cfg[600], log[600], hubdata[600], rawdir[600], floordir[600];
     char ingest[64], feed[64], query[64];
     bool own_dir;
 } bn_bench_run_t;
@@ -126,5 +127,19 @@ int bn_bench__hub_start(const bn_bench_opts_t *o, bn_bench_run_t *r);
 int bn_bench__hub_stop(bn_bench_run_t *r);
 /* The tail of the hub's log on stderr. */
 void bn_bench__hub_log_dump(const bn_bench_run_t *r);
+
+/* ---- bench_floor.c ---- */
+
+/* The floor: a minimal broker of the same ingest protocol (ROUTER, decode,
+ * group commit to LMDB, one PublishReply per request), in this process,
+ * on a loopback port of its own. n: the events it will be sent (map size). */
+typedef struct bn_bench_floor bn_bench_floor_t;
+int bn_bench__floor_start(const bn_bench_opts_t *o, const char *dir, bool nosync, uint64_t n,
+                          bn_bench_floor_t **out);
+const char *bn_bench__floor_endpoint(const bn_bench_floor_t *f);
+/* Stop it (after the publishers are done); *commits: its LMDB commits,
+ * *stored: the events it committed. 0, or -1 when it failed to store
+ * something (said on stderr). */
+int bn_bench__floor_stop(bn_bench_floor_t **f, uint64_t *commits, uint64_t *stored);
 
 #endif

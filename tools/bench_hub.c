@@ -60,10 +60,9 @@ int bn_bench__replay(bn_query_t *q, uint64_t head, bool decode, uint64_t *count,
         const bn_raw_event_t *raw = NULL;
         size_t n = 0;
         uint64_t rhead = 0, next = 0;
-        bn_status_t st =
-            decode ? bn_query_fetch(q, from, head, FETCH_PAGE, NULL, 0, &rep, &err)
-                   : bn_query_fetch_raw(q, from, head, FETCH_PAGE, NULL, 0, &raw, &n, &rhead, &next,
-                                        &err);
+        bn_status_t st = decode ? bn_query_fetch(q, from, head, FETCH_PAGE, NULL, 0, &rep, &err)
+                                : bn_query_fetch_raw(q, from, head, FETCH_PAGE, NULL, 0, &raw, &n,
+                                                     &rhead, &next, &err);
         if (st == BN_TIMEOUT && bn_bench__now_ns() - last < BN_BENCH_STALL_NS)
             continue;
         if (st != BN_OK || (decode && !rep)) {
@@ -206,8 +205,10 @@ int bn_bench__run_dir_make(const bn_bench_opts_t *o, bn_bench_run_t *r)
     snprintf(r->log, sizeof r->log, "%s/hub.log", r->dir);
     snprintf(r->hubdata, sizeof r->hubdata, "%s/hub-data", r->dir);
     snprintf(r->rawdir, sizeof r->rawdir, "%s/raw-lmdb", r->dir);
+    snprintf(r->floordir, sizeof r->floordir, "%s/floor-lmdb", r->dir);
     struct stat st;
-    if (!r->own_dir && (stat(r->hubdata, &st) == 0 || stat(r->rawdir, &st) == 0)) {
+    if (!r->own_dir &&
+        (stat(r->hubdata, &st) == 0 || stat(r->rawdir, &st) == 0 || stat(r->floordir, &st) == 0)) {
         fprintf(stderr, "bench: %s already holds a previous run: give an empty directory\n",
                 r->dir);
         return -1;
@@ -228,6 +229,7 @@ void bn_bench__run_dir_clean(const bn_bench_opts_t *o, const bn_bench_run_t *r)
     } else {
         rm_rf(r->hubdata);
         rm_rf(r->rawdir);
+        rm_rf(r->floordir);
         remove(r->cfg);
         remove(r->log);
     }

@@ -319,9 +319,8 @@ static void *pub_thread(void *arg)
             /* A new person per event (without --residents), and the
              * throughput phase's people are not the prefill's: the same NIK,
              * vaccine and dose again would be a real duplicate, alerted. */
-            uint64_t person =
-                (uint64_t)p->idx * 10000000000ULL + (p->kind == 'P' ? 5000000000ULL : 0) +
-                p->o->people_from + sent;
+            uint64_t person = (uint64_t)p->idx * 10000000000ULL +
+                              (p->kind == 'P' ? 5000000000ULL : 0) + p->o->people_from + sent;
             bn_bench__tmpl_patch(t.buf, t.sid_off, t.nik_off, sid, BN_BENCH_SID_PUB_LEN, person);
             bn_bench__tmpl_birth(t.buf, t.birth_off, person);
             if (p->o->residents)
@@ -387,8 +386,10 @@ static void progress(pub_t *ps, int k, char kind, uint64_t n, uint64_t mark, dou
         uint64_t now = bn_bench__now_ns();
         if (now - shown >= 10 * BN_BENCH_NS) {
             fprintf(stderr, "bench: %s: %" PRIu64 " of %" PRIu64 " acked (%.0f/s so far)\n",
-                    kind == 'P' ? "prefill" : "throughput", acked, n,
-                    acked / ((double)(now - t0) / 1e9));
+                    kind == 'P'   ? "prefill"
+                    : kind == 'F' ? "floor"
+                                  : "throughput",
+                    acked, n, acked / ((double)(now - t0) / 1e9));
             shown = now;
         }
         bn_bench__sleep_ms(20);

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""benang-bench end to end on a small load: every phase runs against a real
+benang-hub it starts itself, the accounting adds up, and the JSON report
+holds a figure for every phase (docs/benchmarks.md says what each means).
+
+This checks that the benchmark measures what it says, not how fast anything
+is: speed is for docs/benchmarks.md, never for a test.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+EVENTS = 3000
+LAT_RATE = 500
+LAT_SECONDS = 1
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def run(bench, hub, durability, workdir):
+    run_dir = tempfile.mkdtemp(prefix="bench-" + durability + "-", dir=workdir)
+    cmd = [bench, "--hub", hub, "--data-dir", run_dir, "--events", str(EVENTS),
+           "--durability", durability, "--latency-rate", str(LAT_RATE),
+           "--latency-seconds", str(LAT_SECONDS)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    try:
+        os.rmdir(run_dir)  # the bench empties a directory it was given
+    except OSError:
+        pass
+    if p.returncode != 0:
+        fail("%s exited %d:\n%s" % (" ".join(cmd), p.returncode, p.stderr))
+    try:
+        r = json.loads(p.stdout)
+    except ValueError as e:
+        fail("the report is not one JSON object (%s):\n%s" % (e, p.stdout))
+    return r
+
+
+def check(r, durability):
+    def want(cond, what):
+        if not cond:
+            fail("%s: %s; report:\n%s" % (durability, what, json.dumps(r, indent=1)))
+
+    want(r["durability"] == durability, "durability reported as %r" % r["durability"])
+    want(r["hub_exit"] == 0, "the hub did not stop cleanly")
+    want(r["acked_events"] == EVENTS, "acked %r of %d" % (r["acked_events"], EVENTS))
+    for k in ("acked_events_per_s", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
+              "replay_events_per_s", "replay_decoded_events_per_s", "raw_lmdb_puts_per_s",
+              "ratio_to_raw_lmdb", "floor_acked_events_per_s", "ratio_to_floor",
+              "floor_ratio_to_raw_lmdb"):
+        want(isinstance(r[k], (int, float)) and r[k] > 0, "%s is %r" % (k, r[k]))
+    want(r["latency_p50_ms"] <= r["latency_p99_ms"] <= r["latency_max_ms"],
+         "latency percentiles out of order")
+    want(r["latency_lost"] == 0, "%r latency events never reached the feed" % r["latency_lost"])
+    sent = LAT_RATE * LAT_SECONDS
+    want(r["latency_events"] == sent, "latency events %r, sent %d" % (r["latency_events"], sent))
+    # Every event is a new person: no alerts, so the head is what was sent
+    # plus the latency phase's warm-up events (at least one).
+    head = r["head_seq"]
+    want(EVENTS + sent < head <= EVENTS + sent + 50, "head %r after %d events" % (head, EVENTS + sent))
+    want(r["replay_events"] == head, "replayed %r of %r" % (r["replay_events"], head))
+    # The group commits account for the events: each commit holds at least one.
+    want(1 <= r["commits"] <= EVENTS, "commits %r" % r["commits"])
+    want(abs(r["mean_group_commit"] * r["commits"] - EVENTS) < r["commits"],
+         "mean group commit %r x %r commits is not %d" % (r["mean_group_commit"], r["commits"],
+                                                         EVENTS))
+    want(r["raw_lmdb_batch"] == int(r["mean_group_commit"] + 0.5),
+         "raw LMDB batch %r, mean group commit %r" % (r["raw_lmdb_batch"], r["mean_group_commit"]))
+    want(1 <= r["floor_mean_group_commit"] <= EVENTS,
+         "floor group commit %r" % r["floor_mean_group_commit"])
+    ratio = r["acked_events_per_s"] / r["floor_acked_events_per_s"]
+    want(abs(ratio - r["ratio_to_floor"]) < 0.01, "ratio_to_floor %r, computed %.3f"
+         % (r["ratio_to_floor"], ratio))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", required=True)
+    ap.add_argument("--hub", required=True)
+    ap.add_argument("--workdir", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.workdir, exist_ok=True)
+    for durability in ("sync", "buffered"):
+        check(run(a.bench, a.hub, durability, a.workdir), durability)
+        print("ok: %s" % durability)
+    # A usage error is exit 2 with a message naming the option.
+    p = subprocess.run([a.bench, "--events", "lots"], capture_output=True, text=True, timeout=30)
+    if p.returncode != 2 or "events" not in p.stderr:
+        fail("--events lots: exit %d, stderr %r" % (p.returncode, p.stderr))
+    print("ok: usage error")
+
+
+if __name__ == "__main__":
+    main()
