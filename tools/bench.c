@@ -9,8 +9,8 @@
  * commit, so the ratio between the two says what the hub costs on top of
  * LMDB itself, and last the same throughput phase against the floor, a
  * minimal broker of the same protocol in this process (bench_floor.c): what
- * any hub could reach here with this load generator beside it. Progress goes to stderr, the figures to stdout. Every loop is
- * bounded: a phase without progress for 60 s fails, and the hub is stopped
+ * any hub could reach here with this load generator beside it. Progress goes to stderr, the figures
+ * to stdout. Every loop is bounded: a phase without progress for 60 s fails, and the hub is stopped
  * with SIGTERM whatever happens. See bench.h for the other files.
  */
 #include <errno.h>
@@ -92,6 +92,9 @@ static void usage(FILE *f)
             "                           code each round (canonical only) [0: one per event]\n"
             "      --people-from N      number new people from N, for another run against a\n"
             "                           kept store whose people must not come again [0]\n"
+            "      --hub-option K=V     one more key under hub: in the hub's configuration,\n"
+            "                           e.g. rule_index_flush_max=4000000 (repeatable, 16 at\n"
+            "                           most; the hub refuses keys it does not know)\n"
             "  -h, --help               this text\n"
             "\n"
             "Exit status: 0 all phases ran and the hub stopped cleanly, 1 a phase failed,\n"
@@ -137,6 +140,7 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
                                        {"people-from", required_argument, NULL, 15},
                                        {"latency-tick-us", required_argument, NULL, 16},
                                        {"no-floor", no_argument, NULL, 17},
+                                       {"hub-option", required_argument, NULL, 18},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -216,6 +220,18 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
         case 17:
             o->no_floor = true;
             break;
+        case 18: {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1] || strchr(optarg, '\n') ||
+                o->n_hub_options == (int)(sizeof o->hub_options / sizeof o->hub_options[0])) {
+                fprintf(stderr,
+                        "benang-bench: --hub-option wants KEY=VALUE (16 at most), got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            o->hub_options[o->n_hub_options++] = optarg;
+            break;
+        }
         case 10:
             o->no_replay = true;
             break;

@@ -37,8 +37,10 @@ typedef struct {
     double lat_rate, lat_seconds;
     uint64_t lat_tick_ns; /* 0: wake for every latency event; else once per tick */
     bool no_raw, no_replay, keep, no_rules, no_floor;
-    uint64_t residents;   /* 0: a new person per event; N: NIKs cycle over N people */
-    uint64_t people_from; /* added to every new person's number */
+    uint64_t residents;          /* 0: a new person per event; N: NIKs cycle over N people */
+    uint64_t people_from;        /* added to every new person's number */
+    const char *hub_options[16]; /* --hub-option KEY=VALUE: more keys under hub: */
+    int n_hub_options;
 } bn_bench_opts_t;
 
 /* A payload with two fixed-width slots patched per event. */

@@ -307,12 +307,17 @@ static int write_config(const bn_bench_opts_t *o, const bn_bench_run_t *r)
     }
     fprintf(f,
             "hub:\n  id: bench-hub\n  data_dir: %s\n  log_level: info\n  durability: %s\n"
-            "  map_size_mb: %" PRIu64 "\n"
+            "  map_size_mb: %" PRIu64 "\n",
+            r->hubdata, o->buffered ? "buffered" : "sync", map_mb);
+    for (int i = 0; i < o->n_hub_options; i++) {
+        const char *kv = o->hub_options[i], *eq = strchr(kv, '=');
+        fprintf(f, "  %.*s: %s\n", (int)(eq - kv), kv, eq + 1);
+    }
+    fprintf(f,
             "endpoints:\n  ingest: %s\n  feed: %s\n  query: %s\n"
             "agencies:\n  - id: %s\n    name: Bench Puskesmas\n    sector: health\n"
             "    adapters: [canonical, canonical-json, fhir]\n%s",
-            r->hubdata, o->buffered ? "buffered" : "sync", map_mb, r->ingest, r->feed, r->query,
-            o->agency, o->no_rules ? "rules: []\n" : "");
+            r->ingest, r->feed, r->query, o->agency, o->no_rules ? "rules: []\n" : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 
