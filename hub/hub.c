@@ -78,10 +78,13 @@ static bn_status_t open_sockets(bn_hub_t *h, bn_error_t *err)
         return zfail(err, c->feed_endpoint, "cannot bind the feed endpoint");
     if (zmq_bind(h->pipe, PIPE_ENDPOINT) != 0)
         return zfail(err, PIPE_ENDPOINT, "cannot bind the writer pipe");
-    bn_status_t st =
-        bn_writer_start(&h->writer, h->zctx, PIPE_ENDPOINT, h->feed, h->store, h->pseudo, c, err);
+    /* The query endpoint first: it reads only what is committed, so status
+     * and fetch answer while the writer derives index entries after a crash
+     * (seconds on a big store); publishers wait for the ingest endpoint. */
+    bn_status_t st = bn_query_service_start(&h->query, h->zctx, h->store, c, err);
     if (st == BN_OK)
-        st = bn_query_service_start(&h->query, h->zctx, h->store, c, err);
+        st = bn_writer_start(&h->writer, h->zctx, PIPE_ENDPOINT, h->feed, h->store, h->pseudo, c,
+                             err);
     if (st == BN_OK && zmq_bind(h->ingest, c->ingest_endpoint) != 0)
         st = zfail(err, c->ingest_endpoint, "cannot bind the ingest endpoint");
     return st;

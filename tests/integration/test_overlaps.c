@@ -437,6 +437,14 @@ static void test_kill_mid_pass(void)
     char *log = bn_test_read_file(k.log, NULL);
     const char *rec = log ? strstr(log, "msg=rule_index_recovered events=") : NULL;
     uint64_t recovered = rec ? strtoull(rec + strlen("msg=rule_index_recovered events="), NULL, 10) : 0;
+    /* Announced before the derivation, with where it starts. */
+    const char *ann = log ? strstr(log, "msg=rule_index_recovering from=") : NULL;
+    char *end = NULL;
+    uint64_t ann_from = ann ? strtoull(ann + strlen("msg=rule_index_recovering from="), &end, 10) : 0;
+    uint64_t ann_events = end && strncmp(end, " events=", 8) == 0 ? strtoull(end + 8, NULL, 10) : 0;
+    CHECK_MSG(ann && rec && ann < rec, "rule_index_recovering not logged before rule_index_recovered");
+    CHECK_EQ_U64(ann_from, done_upto + 1);
+    CHECK_EQ_U64(ann_events, h1 - done_upto);
     free(log);
     CHECK_EQ_U64(recovered, h1 - done_upto); /* the cut pass did not count as written */
     /* One child of each part: in LMDB, in the cut pass, gathered after it. */
