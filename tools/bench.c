@@ -56,7 +56,8 @@ static void usage(FILE *f)
             "Load generator for benang-hub. Starts a hub on loopback ports with a fresh data\n"
             "dir (unless --ingest/--feed/--query are given), then measures in order:\n"
             "prefill, pipelined ingest throughput, feed latency at a fixed rate, replay\n"
-            "through the query endpoint, and a raw LMDB reference on the same filesystem.\n"
+            "through the query endpoint, a raw LMDB reference on the same filesystem, and\n"
+            "the same throughput phase against a floor broker of the same protocol.\n"
             "Prints one JSON object on stdout; progress and errors on stderr.\n"
             "\n"
             "  -n, --events N           events in the throughput phase [200000]\n"
@@ -271,6 +272,11 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
     int given = !!o->ingest + !!o->feed + !!o->query;
     if (given != 0 && given != 3) {
         fprintf(stderr, "benang-bench: --ingest, --feed and --query go together\n");
+        return -1;
+    }
+    if (given && o->n_hub_options) {
+        fprintf(stderr, "benang-bench: --hub-option configures a hub the bench starts; a running "
+                        "hub (--ingest) keeps its own configuration\n");
         return -1;
     }
     if (o->events < (uint64_t)o->publishers) {
