@@ -95,7 +95,70 @@ struct bn_pend {
     bool collecting, since_lost;
     uint64_t *since;
     size_t n_since, cap_since;
+    /* Eras (pend.h): how many a lookup looks in, the one the pass being
+     * written goes to, and the events per era. */
+    unsigned eras;
+    uint8_t pass_era;
+    uint64_t era_events;
 };
+
+void bn_pend_eras_init(bn_pend_t *p, uint64_t era_events, unsigned present)
+{
+    p->era_events = era_events ? era_events : 1;
+    p->eras = present > BN_PEND_ERA_MAX + 1 ? BN_PEND_ERA_MAX + 1 : present;
+}
+
+unsigned bn_pend_eras(const bn_pend_t *p)
+{
+    return p->eras;
+}
+
+static bool last_era(void *ctx, const bn_store_kv_t *kv)
+{
+    unsigned *present = ctx;
+    if (kv->key_len > 2 && kv->key[0] == BN_PEND_ERA_MARK && kv->key[1] + 1u > *present)
+        *present = kv->key[1] + 1u;
+    return false;
+}
+
+bn_status_t bn_pend_eras_present(bn_store_t *s, unsigned *present, bn_error_t *err)
+{
+    *present = 0;
+    static const bn_store_db_t dbs[2] = {BN_DB_RULEIDX, BN_DB_PEOPLE};
+    for (int d = 0; d < 2; d++) {
+        bn_status_t st = bn_store_last(s, dbs[d], last_era, present, err);
+        if (st != BN_OK && st != BN_NOT_FOUND)
+            return st;
+    }
+    return BN_OK;
+}
+
+/* The era of a pass up to seq upto: planned by seq, never back to an older
+ * one (era_events may have changed since), never past the last. */
+static void pass_era_for(bn_pend_t *p, uint64_t upto)
+{
+    uint64_t e = upto / (p->era_events ? p->era_events : 1);
+    if (p->eras && e < p->eras - 1)
+        e = p->eras - 1;
+    if (e > BN_PEND_ERA_MAX)
+        e = BN_PEND_ERA_MAX;
+    p->pass_era = (uint8_t)e;
+    if (e + 1 > p->eras)
+        p->eras = (unsigned)e + 1;
+}
+
+size_t bn_pend_era_key(int era, const void *key, size_t kl, uint8_t *out, size_t cap)
+{
+    size_t off = era < 0 ? 0 : 2;
+    if (kl + off > cap)
+        return 0;
+    if (era >= 0) {
+        out[0] = BN_PEND_ERA_MARK;
+        out[1] = (uint8_t)era;
+    }
+    memcpy(out + off, key, kl);
+    return kl + off;
+}
 
 /* 64-bit multiply-xorshift over 8-byte words, then a full avalanche, so the
  * low bits (the bucket) depend on every byte. */
@@ -262,6 +325,7 @@ bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err)
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the rule index");
     }
     p->cur = &p->g[0];
+    p->era_events = BN_PEND_ERA_EVENTS_DEFAULT;
     *out = p;
     return BN_OK;
 }
@@ -405,10 +469,16 @@ bn_status_t bn_pend_people_add(bn_pend_t *pp, bn_store_txn_t *t, const void *blo
         return bn_error_set(err, BN_INVALID_EVENT, 0, "subject", "person index entry too long");
     uint32_t kh = block_hash(block, bl), kvh = kv_hash(kh, val, vl);
     gen_t *p = pp->cur;
-    if (people_held(pp, kvh, block, bl, val, vl) ||
-        (t && (!pp->stored || bn_bloom_maybe(pp->stored, stored_person_hash(block, bl, val, vl))) &&
-         bn_store_txn_has_dup(t, BN_DB_PEOPLE, block, bl, val, vl)))
+    if (people_held(pp, kvh, block, bl, val, vl))
         return BN_OK;
+    if (t && (!pp->stored || bn_bloom_maybe(pp->stored, stored_person_hash(block, bl, val, vl)))) {
+        uint8_t kb[600];
+        for (int e = -1; e < (int)pp->eras; e++) {
+            size_t kl = bn_pend_era_key(e, block, bl, kb, sizeof kb);
+            if (kl && bn_store_txn_has_dup(t, BN_DB_PEOPLE, kb, kl, val, vl))
+                return BN_OK;
+        }
+    }
     if (p->pn == p->pcap && !grow((void **)&p->pe, &p->pcap, sizeof *p->pe))
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory for the pending index");
     bn_status_t st = arena_room(p, bl + vl, err);
@@ -606,9 +676,10 @@ static bn_status_t put_sorted(bn_pend_t *p, bn_store_txn_t *t, bn_store_db_t db,
     bool note = p->stored || p->collecting;
     bn_store_putter_t *c = NULL;
     bn_status_t st = bn_store_putter_open(t, db, &c, err);
+    uint8_t kb[600];
     for (size_t i = 0; i < n && st == BN_OK; i++) {
-        st = bn_store_putter_put(c, recs[i].k, recs[i].kl, recs[i].v,
-                                 recs[i].vl < vcap ? recs[i].vl : vcap, err);
+        size_t kl = bn_pend_era_key(p->pass_era, recs[i].k, recs[i].kl, kb, sizeof kb);
+        st = bn_store_putter_put(c, kb, kl, recs[i].v, recs[i].vl < vcap ? recs[i].vl : vcap, err);
         if (note)
             filter_note(p, db == BN_DB_RULEIDX
                                ? stored_rule_hash(recs[i].k)
@@ -672,6 +743,7 @@ bn_status_t bn_pend_stage(bn_pend_t *p, uint64_t upto, bn_error_t *err)
     p->done = p->mark_done = 0;
     p->mark_n = p->mark_pn = p->mark_alen = 0;
     p->old_upto = upto;
+    pass_era_for(p, upto);
     return BN_OK;
 }
 
@@ -707,6 +779,7 @@ bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_err
     bn_status_t st = bn_pend_stage_step(p, t, SIZE_MAX, &fin, err);
     if (st != BN_OK)
         return st;
+    pass_era_for(p, upto);
     sortrec_t *recs = NULL;
     size_t nr = 0, np = 0;
     if ((st = sort_gen(p->cur, &recs, &nr, &np, err)) != BN_OK)
@@ -812,10 +885,16 @@ static bool visit_build(void *ctx, const bn_store_kv_t *kv)
         l->cancelled = true;
         return false;
     }
+    const uint8_t *k = kv->key;
+    size_t kl = kv->key_len;
+    if (kl > 2 && k[0] == BN_PEND_ERA_MARK) {
+        k += 2;
+        kl -= 2;
+    }
     if (l->people)
-        bn_bloom_add(l->b, stored_person_hash(kv->key, kv->key_len, kv->val, kv->val_len));
-    else if (kv->key_len >= BN_PEND_PREFIX_LEN)
-        bn_bloom_add(l->b, stored_rule_hash(kv->key));
+        bn_bloom_add(l->b, stored_person_hash(k, kl, kv->val, kv->val_len));
+    else if (kl >= BN_PEND_PREFIX_LEN)
+        bn_bloom_add(l->b, stored_rule_hash(k));
     l->seen++;
     l->in_chunk++;
     return true;

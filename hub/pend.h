@@ -102,6 +102,29 @@ void bn_pend_clear(bn_pend_t *p);
  * Returns BN_OK or BN_STORE. */
 bn_status_t bn_pend_unflushed_from(bn_store_t *s, uint64_t *from, bn_error_t *err);
 
+/* Eras. A pass writes its entries into LMDB under a 2-byte prefix
+ * [BN_PEND_ERA_MARK, era], era = the pass's upto seq / era_events (never
+ * lower than the last era written, at most 255), so a pass touches only the
+ * leaf pages of its own era, not those of every entry ever indexed; a
+ * lookup in LMDB looks in each era and in the range without a prefix
+ * (entries written before eras, and by callers without a pending index).
+ * No key of either database starts with the mark otherwise (rule keys start
+ * with a rule letter, people keys with a birth date). */
+#define BN_PEND_ERA_MARK 0xFE
+#define BN_PEND_ERA_MAX 255
+#define BN_PEND_ERA_EVENTS_DEFAULT 4000000 /* hub.rule_index_era_events */
+/* Plan eras of era_events events (at least 1) over a store whose databases
+ * already hold eras 0 .. present - 1 (bn_pend_eras_present). */
+void bn_pend_eras_init(bn_pend_t *p, uint64_t era_events, unsigned present);
+/* The eras the two databases of s hold (the last key's era + 1; 0 when
+ * neither has any): BN_OK or BN_STORE. */
+bn_status_t bn_pend_eras_present(bn_store_t *s, unsigned *present, bn_error_t *err);
+/* Eras a lookup must look in: 0 .. bn_pend_eras(p) - 1, and the unprefixed
+ * range (era -1). */
+unsigned bn_pend_eras(const bn_pend_t *p);
+/* key under era (-1: unprefixed) into out[cap]: its length, 0 if it does not fit. */
+size_t bn_pend_era_key(int era, const void *key, size_t kl, uint8_t *out, size_t cap);
+
 /* Add a rule index entry: key (layout above) -> val (vl bytes, copied).
  * Duplicates are not looked for. Returns BN_OK, BN_INVALID_EVENT (val
  * longer than 64 KiB) or BN_NOMEM. */

@@ -208,6 +208,7 @@ typedef struct {
     bn_status_t st;
     bn_error_t *err;
     unsigned walked;
+    int era; /* the era being scanned in LMDB (pend.h), -1: keys without one */
     bool found;
 } walk_t;
 
@@ -395,12 +396,20 @@ static bool consider(walk_t *w, const bn_store_kv_t *kv, int32_t start)
 static bool visit_candidate(void *ctx, const bn_store_kv_t *kv)
 {
     walk_t *w = ctx;
-    if (kv->key_len != BN_PEND_KEY_LEN || memcmp(kv->key, w->prefix, sizeof w->prefix) != 0)
+    bn_store_kv_t k = *kv; /* without the era prefix (pend.h); past the era: the end */
+    if (w->era >= 0) {
+        if (k.key_len != BN_PEND_KEY_LEN + 2 || k.key[0] != BN_PEND_ERA_MARK ||
+            k.key[1] != (uint8_t)w->era)
+            return false;
+        k.key += 2;
+        k.key_len -= 2;
+    }
+    if (k.key_len != BN_PEND_KEY_LEN || memcmp(k.key, w->prefix, sizeof w->prefix) != 0)
         return false;
-    int32_t start = key_start(kv->key);
+    int32_t start = key_start(k.key);
     if (start > w->hi || ++w->walked > MAX_WALK)
         return false;
-    return consider(w, kv, start);
+    return consider(w, &k, start);
 }
 
 /* The pending index (pend.h), with the same limits: its entries of w's
@@ -455,9 +464,17 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
             (uint32_t)((int64_t)(r->periods_overlap ? INT32_MIN : w.lo) + 2147483648LL));
         bn_status_t st = BN_OK;
         if (out) {
-            if (!pend || bn_pend_rule_maybe_stored(pend, w.prefix))
-                st = bn_store_txn_scan(t, BN_DB_RULEIDX, from, sizeof from, visit_candidate, &w,
-                                       err);
+            /* In LMDB: the entries from before eras, then each era's. */
+            if (!pend || bn_pend_rule_maybe_stored(pend, w.prefix)) {
+                unsigned eras = pend ? bn_pend_eras(pend) : 0;
+                for (int e = -1; e < (int)eras && st == BN_OK && w.st == BN_OK && !w.found; e++) {
+                    uint8_t kb[sizeof from + 2];
+                    size_t kl = bn_pend_era_key(e, from, sizeof from, kb, sizeof kb);
+                    w.era = e;
+                    w.walked = 0;
+                    st = bn_store_txn_scan(t, BN_DB_RULEIDX, kb, kl, visit_candidate, &w, err);
+                }
+            }
             if (st == BN_OK && w.st == BN_OK && pend && !w.found)
                 bn_pend_rule_each(pend, w.prefix, visit_pending, &w);
             if (st == BN_OK)

@@ -894,6 +894,31 @@ bn_status_t bn_store_scan(bn_store_t *s, bn_store_db_t db, const void *from, siz
     return st;
 }
 
+bn_status_t bn_store_last(bn_store_t *s, bn_store_db_t db, bn_store_kv_fn visit, void *ctx,
+                          bn_error_t *err)
+{
+    if ((unsigned)db >= BN_DB_COUNT_)
+        return key_check(db, 1, err);
+    MDB_txn *txn = NULL;
+    bn_status_t st = read_begin(s, &txn, err);
+    if (st != BN_OK)
+        return st;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, s->dbs[db], &cur);
+    if (!rc)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0) {
+        bn_store_kv_t kv = {k.mv_data, k.mv_size, v.mv_data, v.mv_size};
+        visit(ctx, &kv);
+    }
+    st = rc == MDB_NOTFOUND ? BN_NOT_FOUND : rc ? mdb_fail(err, rc, DB_NAMES[db]) : BN_OK;
+    if (cur)
+        mdb_cursor_close(cur);
+    read_end(s, txn);
+    return st;
+}
+
 bn_status_t bn_store_get(bn_store_t *s, bn_store_db_t db, const void *key, size_t klen,
                          bn_store_kv_fn visit, void *ctx, bn_error_t *err)
 {

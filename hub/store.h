@@ -210,6 +210,10 @@ bn_status_t bn_store_txn_next_id(bn_store_txn_t *t, const char *name, uint64_t *
 /* Any thread, each in its own read transaction: */
 bn_status_t bn_store_scan(bn_store_t *s, bn_store_db_t db, const void *from, size_t from_len,
                           bn_store_kv_fn visit, void *ctx, bn_error_t *err);
+/* Calls visit once with db's last entry (in key order): BN_OK, BN_NOT_FOUND
+ * (db is empty), BN_STORE. */
+bn_status_t bn_store_last(bn_store_t *s, bn_store_db_t db, bn_store_kv_fn visit, void *ctx,
+                          bn_error_t *err);
 /* Calls visit once with key's value: BN_OK, BN_NOT_FOUND, BN_STORE. */
 bn_status_t bn_store_get(bn_store_t *s, bn_store_db_t db, const void *key, size_t klen,
                          bn_store_kv_fn visit, void *ctx, bn_error_t *err);

@@ -951,6 +951,9 @@ bn_status_t bn_writer_start(bn_writer_t **out, void *zctx, const char *pipe_endp
     atomic_init(&w->fb.cancel, false);
     uint64_t replayed = 0, from = 0, head = bn_store_head(store);
     bn_status_t pst = bn_pend_new(&w->pend, err);
+    unsigned eras = 0;
+    if (pst == BN_OK && (pst = bn_pend_eras_present(store, &eras, err)) == BN_OK)
+        bn_pend_eras_init(w->pend, cfg->rule_index_era_events, eras);
     if (pst == BN_OK && bn_pend_unflushed_from(store, &from, err) == BN_OK && from && from <= head)
         bn_log(BN_LOG_INFO, "rule_index_recovering", "from=%llu events=%llu",
                (unsigned long long)from, (unsigned long long)(head - from + 1));

@@ -263,7 +263,8 @@ static void test_referrals(void)
                ref("R-1c", "R-1", "puskesmas-a", "dinsos-d", "COMPLETED", "2026-11-14T08:00:00+07:00", ""),
                NULL, why, sizeof why) == BN_OK);
     uint64_t h0 = head();
-    /* Impossible: completed -> accepted; unknown thread; not a party; a parent not addressed to the sender. */
+    /* Impossible: completed -> accepted; unknown thread; not a party; a parent not addressed to the
+     * sender. */
     CHECK(send("dinsos-d",
                ref("R-1d", "R-1", "puskesmas-a", "dinsos-d", "ACCEPTED", "2026-11-14T09:00:00+07:00", ""),
                NULL, why, sizeof why) == BN_CONFLICT);
@@ -391,12 +392,15 @@ static const char *child_dose(char *buf, size_t cap, unsigned i, bool dup)
  * again: every acked event is there, the whole pass is derived again from
  * the log, and a duplicate dose of a child from before the last complete
  * pass, from inside the cut pass and from after it each raises exactly one
- * alert naming the original. */
+ * alert naming the original. Eras of 1 000 events put each pass in an era
+ * of its own, so the originals are looked up across eras. */
 static void test_kill_mid_pass(void)
 {
     bn_test_hub_t k = {0};
     /* Passes of 2 000 entries (two per event), written ~84 per commit. */
-    if (bn_test_hub_start(&k, "  rule_index_flush: 2000\n  rule_index_flush_max: 2000\n",
+    if (bn_test_hub_start(&k,
+                          "  rule_index_flush: 2000\n  rule_index_flush_max: 2000\n"
+                          "  rule_index_era_events: 1000\n",
                           agencies_and_rules) != 0) {
         bn_test_hub_dump_log(&k);
         CHECK_MSG(0, "hub did not start");

@@ -291,12 +291,29 @@ static bool after_last(scan_t *sc, const bn_store_kv_t *kv)
     return after;
 }
 
-static bool scan_ruleidx(void *ctx, const bn_store_kv_t *kv)
+/* kv's key without its era prefix (pend.h); *era its era, -1 without one. */
+static bn_store_kv_t unera(const bn_store_kv_t *kv, int *era)
+{
+    bn_store_kv_t k = *kv;
+    *era = -1;
+    if (k.key_len > 2 && k.key[0] == BN_PEND_ERA_MARK) {
+        *era = k.key[1];
+        k.key += 2;
+        k.key_len -= 2;
+    }
+    return k;
+}
+
+static bool scan_ruleidx(void *ctx, const bn_store_kv_t *kv_era)
 {
     scan_t *sc = ctx;
-    if (!after_last(sc, kv))
+    if (!after_last(sc, kv_era))
         sc->out_of_order++;
     sc->n++;
+    int era;
+    bn_store_kv_t k = unera(kv_era, &era), *kv = &k;
+    if (era != 0) /* every pass of these tests is in era 0 */
+        sc->wrong++;
     uint64_t seq =
         kv->key_len == BN_PEND_KEY_LEN ? bn_store_get_be64(kv->key + BN_PEND_KEY_SEQ_AT) : 0;
     uint8_t key[BN_PEND_KEY_LEN], val[64];
@@ -363,8 +380,10 @@ static void test_flush(bn_pend_t *p, bn_store_t *s)
     size_t short_blocks = 0;
     for (unsigned b = 0; b < N_BLOCKS; b++) {
         char block[32];
+        uint8_t kb[40];
         size_t bl = make_block(b, block, sizeof block), n = 0;
-        CHECK(bn_store_txn_scan_dup(t, BN_DB_PEOPLE, block, bl, count_values, &n, &err) == BN_OK);
+        size_t kl = bn_pend_era_key(0, block, bl, kb, sizeof kb);
+        CHECK(bn_store_txn_scan_dup(t, BN_DB_PEOPLE, kb, kl, count_values, &n, &err) == BN_OK);
         short_blocks += n != people / N_BLOCKS;
     }
     CHECK_EQ_U64(short_blocks, 0);
@@ -651,6 +670,96 @@ static void test_rules(const bn_config_t *cfg, bn_store_t *s)
     bn_pend_destroy(&w.pend); /* idempotent */
 }
 
+static bool count_by_era(void *ctx, const bn_store_kv_t *kv)
+{
+    size_t *n = ctx; /* [0] without an era, [1 + e] era e */
+    n[kv->key_len > 2 && kv->key[0] == BN_PEND_ERA_MARK ? 1 + kv->key[1] : 0]++;
+    return true;
+}
+
+/* Rule entries in LMDB by era: n[0] without one, n[1 + e] in era e. */
+static void rules_by_era(bn_store_t *s, size_t n[1 + 256])
+{
+    memset(n, 0, (1 + 256) * sizeof *n);
+    bn_error_t err;
+    CHECK(bn_store_scan(s, BN_DB_RULEIDX, NULL, 0, count_by_era, n, &err) == BN_OK);
+}
+
+/* Eras (pend.h): each pass writes into the era of its upto seq, a lookup
+ * finds an original in any era, in the range without one, or pending; a
+ * new index over the store (a restart, here with eras ten times longer)
+ * never writes into an era older than the last. */
+static void test_rules_eras(const bn_config_t *cfg, bn_store_t *s)
+{
+    bn_error_t err;
+    writer_t w = {.cfg = cfg, .s = s};
+    CHECK(bn_pend_new(&w.pend, &err) == BN_OK);
+    unsigned present = 99;
+    CHECK(bn_pend_eras_present(s, &present, &err) == BN_OK);
+    CHECK_EQ_U64(present, 0);
+    bn_pend_eras_init(w.pend, 1000, present);
+    /* Before eras: entries written without a pending index (no prefix). */
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    bn_pend_t *none = w.pend;
+    w.pend = NULL;
+    CHECK_EQ_U64(record_by_a(&w, 0, 300), 0); /* seqs 1..300 */
+    w.pend = none;
+    CHECK_EQ_U64(record_by_a(&w, 300, 1000), 0);             /* seqs 301..1000 */
+    CHECK(bn_pend_flush(w.pend, w.t, w.seq, &err) == BN_OK); /* upto 1000: era 1 */
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    bn_pend_clear(w.pend);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record_by_a(&w, 1000, 2500), 0);
+    CHECK(bn_pend_flush(w.pend, w.t, w.seq, &err) == BN_OK); /* upto 2500: era 2 */
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    bn_pend_clear(w.pend);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record_by_a(&w, 2500, 2600), 0); /* pending */
+    CHECK_EQ_U64(bn_pend_eras(w.pend), 3);
+    size_t n[1 + 256];
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    rules_by_era(s, n);
+    CHECK_EQ_U64(n[0], 300);
+    CHECK_EQ_U64(n[1 + 0], 0);
+    CHECK_EQ_U64(n[1 + 1], 700);
+    CHECK_EQ_U64(n[1 + 2], 1500);
+    CHECK(bn_pend_eras_present(s, &present, &err) == BN_OK);
+    CHECK_EQ_U64(present, 3);
+
+    /* Person i by a is at seq i + 1, wherever its entry is. */
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record(&w, "b", 7, "b-7"), 8);          /* no era */
+    CHECK_EQ_U64(record(&w, "b", 999, "b-999"), 1000);   /* era 1 */
+    CHECK_EQ_U64(record(&w, "b", 1000, "b-1000"), 1001); /* era 2 */
+    CHECK_EQ_U64(record(&w, "b", 2599, "b-2599"), 2600); /* pending */
+    CHECK_EQ_U64(record(&w, "b", 5000000, "b-nobody"), 0);
+    CHECK(bn_pend_flush(w.pend, w.t, w.seq, &err) == BN_OK);
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    bn_pend_destroy(&w.pend);
+
+    /* A restart with eras ten times longer: upto / era_events says era 0,
+     * the store's last era is 2, the next pass goes there. */
+    CHECK(bn_pend_new(&w.pend, &err) == BN_OK);
+    CHECK(bn_pend_eras_present(s, &present, &err) == BN_OK);
+    CHECK_EQ_U64(present, 3);
+    bn_pend_eras_init(w.pend, 10000, present);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record(&w, "b", 1500, "b-1500"), 1501); /* era 2, from LMDB */
+    uint64_t first = w.seq + 1;
+    CHECK_EQ_U64(record_by_a(&w, 3000, 3010), 0);
+    CHECK(bn_pend_flush(w.pend, w.t, w.seq, &err) == BN_OK);
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    rules_by_era(s, n);
+    CHECK_EQ_U64(n[1 + 0], 0);
+    /* era 2: its pass, the 100 pending and 5 by b flushed before the
+     * restart, b-1500 and the 10 by a after it */
+    CHECK_EQ_U64(n[1 + 2], 1500 + 100 + 5 + 1 + 10);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record(&w, "b", 3005, "b-3005"), first + 5);
+    bn_store_abort(&w.t);
+    bn_pend_destroy(&w.pend);
+}
+
 /* Flush people [from, to) and rule entries [from, to) in one committed txn. */
 static void flush_range(bn_pend_t *p, bn_store_t *s, size_t from, size_t to, uint64_t upto)
 {
@@ -806,6 +915,10 @@ int main(void)
     s = open_store(dir, "rules");
     if (cfg && s)
         test_rules(cfg, s);
+    bn_store_destroy(&s);
+    s = open_store(dir, "eras");
+    if (cfg && s)
+        test_rules_eras(cfg, s);
     bn_store_destroy(&s);
     bn_config_destroy(&cfg);
 
