@@ -25,8 +25,10 @@
  * date, village, sex): seeing one again needs no normalising and no index
  * write. A direct-mapped table of 64-bit hashes; the writer owns it and
  * empties it when a batch is not committed (what it remembers must be in
- * the store). */
-#define BN_LINKER_SEEN_SLOTS (1u << 20)
+ * the store). 4 Mi slots, 32 MB: four per resident of a district of a
+ * million, so ~78 % of a returning resident's records are known here
+ * instead of looked up in the people index (1 Mi slots: ~37 %). */
+#define BN_LINKER_SEEN_SLOTS (1u << 22)
 typedef struct {
     uint64_t slot[BN_LINKER_SEEN_SLOTS];
 } bn_linker_seen_t;

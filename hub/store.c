@@ -880,13 +880,19 @@ bn_status_t bn_store_txn_next_id(bn_store_txn_t *t, const char *name, uint64_t *
     return BN_OK;
 }
 
-bn_status_t bn_store_scan(bn_store_t *s, bn_store_db_t db, const void *from, size_t from_len,
-                          bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+/* A read transaction on db, which must be one of the generic databases. */
+static bn_status_t read_db(bn_store_t *s, bn_store_db_t db, MDB_txn **txn, bn_error_t *err)
 {
     if ((unsigned)db >= BN_DB_COUNT_)
         return key_check(db, 1, err);
+    return read_begin(s, txn, err);
+}
+
+bn_status_t bn_store_scan(bn_store_t *s, bn_store_db_t db, const void *from, size_t from_len,
+                          bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+{
     MDB_txn *txn = NULL;
-    bn_status_t st = read_begin(s, &txn, err);
+    bn_status_t st = read_db(s, db, &txn, err);
     if (st != BN_OK)
         return st;
     st = scan_in(txn, s->dbs[db], DB_NAMES[db], from, from_len, visit, ctx, err);
@@ -897,10 +903,8 @@ bn_status_t bn_store_scan(bn_store_t *s, bn_store_db_t db, const void *from, siz
 bn_status_t bn_store_last(bn_store_t *s, bn_store_db_t db, bn_store_kv_fn visit, void *ctx,
                           bn_error_t *err)
 {
-    if ((unsigned)db >= BN_DB_COUNT_)
-        return key_check(db, 1, err);
     MDB_txn *txn = NULL;
-    bn_status_t st = read_begin(s, &txn, err);
+    bn_status_t st = read_db(s, db, &txn, err);
     if (st != BN_OK)
         return st;
     MDB_cursor *cur = NULL;
