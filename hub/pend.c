@@ -116,8 +116,11 @@ unsigned bn_pend_eras(const bn_pend_t *p)
 static bool last_era(void *ctx, const bn_store_kv_t *kv)
 {
     unsigned *present = ctx;
-    if (kv->key_len > 2 && kv->key[0] == BN_PEND_ERA_MARK && kv->key[1] + 1u > *present)
-        *present = kv->key[1] + 1u;
+    const uint8_t *k = kv->key;
+    size_t kl = kv->key_len;
+    int era = bn_pend_era_of(&k, &kl);
+    if (era >= 0 && (unsigned)era + 1 > *present)
+        *present = (unsigned)era + 1;
     return false;
 }
 
@@ -145,6 +148,16 @@ static void pass_era_for(bn_pend_t *p, uint64_t upto)
     p->pass_era = (uint8_t)e;
     if (e + 1 > p->eras)
         p->eras = (unsigned)e + 1;
+}
+
+int bn_pend_era_of(const uint8_t **key, size_t *kl)
+{
+    if (*kl <= 2 || (*key)[0] != BN_PEND_ERA_MARK)
+        return -1;
+    int era = (*key)[1];
+    *key += 2;
+    *kl -= 2;
+    return era;
 }
 
 size_t bn_pend_era_key(int era, const void *key, size_t kl, uint8_t *out, size_t cap)
@@ -887,10 +900,7 @@ static bool visit_build(void *ctx, const bn_store_kv_t *kv)
     }
     const uint8_t *k = kv->key;
     size_t kl = kv->key_len;
-    if (kl > 2 && k[0] == BN_PEND_ERA_MARK) {
-        k += 2;
-        kl -= 2;
-    }
+    bn_pend_era_of(&k, &kl); /* the filter knows keys without their era */
     if (l->people)
         bn_bloom_add(l->b, stored_person_hash(k, kl, kv->val, kv->val_len));
     else if (kl >= BN_PEND_PREFIX_LEN)

@@ -124,6 +124,8 @@ bn_status_t bn_pend_eras_present(bn_store_t *s, unsigned *present, bn_error_t *e
 unsigned bn_pend_eras(const bn_pend_t *p);
 /* key under era (-1: unprefixed) into out[cap]: its length, 0 if it does not fit. */
 size_t bn_pend_era_key(int era, const void *key, size_t kl, uint8_t *out, size_t cap);
+/* The era of a stored key (-1: none); *key and *kl then skip its prefix. */
+int bn_pend_era_of(const uint8_t **key, size_t *kl);
 
 /* Add a rule index entry: key (layout above) -> val (vl bytes, copied).
  * Duplicates are not looked for. Returns BN_OK, BN_INVALID_EVENT (val

@@ -397,14 +397,8 @@ static bool visit_candidate(void *ctx, const bn_store_kv_t *kv)
 {
     walk_t *w = ctx;
     bn_store_kv_t k = *kv; /* without the era prefix (pend.h); past the era: the end */
-    if (w->era >= 0) {
-        if (k.key_len != BN_PEND_KEY_LEN + 2 || k.key[0] != BN_PEND_ERA_MARK ||
-            k.key[1] != (uint8_t)w->era)
-            return false;
-        k.key += 2;
-        k.key_len -= 2;
-    }
-    if (k.key_len != BN_PEND_KEY_LEN || memcmp(k.key, w->prefix, sizeof w->prefix) != 0)
+    if (bn_pend_era_of(&k.key, &k.key_len) != w->era || k.key_len != BN_PEND_KEY_LEN ||
+        memcmp(k.key, w->prefix, sizeof w->prefix) != 0)
         return false;
     int32_t start = key_start(k.key);
     if (start > w->hi || ++w->walked > MAX_WALK)
