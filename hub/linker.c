@@ -332,14 +332,7 @@ static bn_status_t resolve_other(const bn_linker_options_t *opt, const bn_pseudo
     bn_pseudonym_text(pseudo, "person", text, key);
     bn_link_person_t me = {name, sex};
     scan_t s = {.t = t, .me = &me, .my_key = key, .max = opt->max_block, .err = err};
-    bn_status_t st = BN_OK; /* the block's people before eras, then in each era (pend.h) */
-    unsigned eras = opt->pend ? bn_pend_eras(opt->pend) : 0;
-    for (int e = -1; e < (int)eras && st == BN_OK; e++) {
-        uint8_t kb[BN_LINK_BLOCK_MAX + 2];
-        size_t kl = bn_pend_era_key(e, block, bl, kb, sizeof kb);
-        if (kl)
-            st = bn_store_txn_scan_dup(t, BN_DB_PEOPLE, kb, kl, visit_person, &s, err);
-    }
+    bn_status_t st = bn_pend_people_scan_stored(opt->pend, t, block, bl, visit_person, &s, err);
     if (st != BN_OK)
         return st;
     if (opt->pend)

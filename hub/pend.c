@@ -518,6 +518,20 @@ bn_status_t bn_pend_people_add(bn_pend_t *pp, bn_store_txn_t *t, const void *blo
     return BN_OK;
 }
 
+bn_status_t bn_pend_people_scan_stored(const bn_pend_t *p, bn_store_txn_t *t, const void *block,
+                                       size_t bl, bn_store_kv_fn visit, void *ctx, bn_error_t *err)
+{
+    bn_status_t st = BN_OK;
+    unsigned eras = p ? p->eras : 0;
+    uint8_t kb[600];
+    for (int e = -1; e < (int)eras && st == BN_OK; e++) {
+        size_t kl = bn_pend_era_key(e, block, bl, kb, sizeof kb);
+        if (kl)
+            st = bn_store_txn_scan_dup(t, BN_DB_PEOPLE, kb, kl, visit, ctx, err);
+    }
+    return st;
+}
+
 static bool people_each(const gen_t *p, uint32_t kh, const void *block, size_t bl,
                         bn_store_kv_fn visit, void *ctx)
 {

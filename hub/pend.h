@@ -148,6 +148,11 @@ bool bn_pend_people_has(const bn_pend_t *p, const void *block, size_t bl, const 
  * (longer than 64 KiB), BN_NOMEM. */
 bn_status_t bn_pend_people_add(bn_pend_t *p, bn_store_txn_t *t, const void *block, size_t bl,
                                const void *val, size_t vl, bn_error_t *err);
+/* Visit block's values in the people database of t, before eras and in each
+ * era of p (NULL: before eras only), until visit returns false. kv.key is
+ * the stored key. Returns BN_OK or BN_STORE. */
+bn_status_t bn_pend_people_scan_stored(const bn_pend_t *p, bn_store_txn_t *t, const void *block,
+                                       size_t bl, bn_store_kv_fn visit, void *ctx, bn_error_t *err);
 /* Visit the pending values of block (kv.key is the block) until visit returns false. */
 void bn_pend_people_each(const bn_pend_t *p, const void *block, size_t bl, bn_store_kv_fn visit,
                          void *ctx);
