@@ -1,9 +1,10 @@
 /* event_list.c: the growable list of events an adapter appends to (see adapter.h).
  *
  * The list owns its events: each is a heap message in protobuf-c's own
- * layout and is freed with protobuf_c_message_free_unpacked(). Capacity
- * doubles from 8; clearing frees the events and the array so that a
- * cleared list holds no memory and may be reused.
+ * layout and is freed with protobuf_c_message_free_unpacked(), unless they
+ * live in the list's arena (its owner frees them). Capacity doubles from 8;
+ * clearing frees the events and the array so that a cleared list holds no
+ * memory and may be reused (the arena is kept).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ void bn_event_list_clear(bn_event_list_t *list)
 {
     if (!list)
         return;
-    for (size_t i = 0; i < list->len; i++)
+    for (size_t i = 0; i < list->len && !list->arena; i++)
         if (list->items[i])
             protobuf_c_message_free_unpacked(&list->items[i]->base, NULL);
     free(list->items);

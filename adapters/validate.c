@@ -269,18 +269,29 @@ bn_status_t bn_message_check_strings(const ProtobufCMessage *msg, bn_error_t *er
     return check_msg(msg, NULL, 0, err);
 }
 
-bn_status_t bn_pb_set_string(char **field, const char *val)
+bn_status_t bn_pb_set_string_in(ProtobufCAllocator *alloc, char **field, const char *val)
 {
     char *copy = (char *)protobuf_c_empty_string;
     if (val && *val) {
-        copy = strdup(val);
+        size_t n = strlen(val) + 1;
+        copy = alloc ? alloc->alloc(alloc->allocator_data, n) : malloc(n);
         if (!copy)
             return BN_NOMEM;
+        memcpy(copy, val, n);
     }
-    if (*field && *field != (char *)protobuf_c_empty_string)
-        free(*field);
+    if (*field && *field != (char *)protobuf_c_empty_string) {
+        if (alloc)
+            alloc->free(alloc->allocator_data, *field);
+        else
+            free(*field);
+    }
     *field = copy;
     return BN_OK;
+}
+
+bn_status_t bn_pb_set_string(char **field, const char *val)
+{
+    return bn_pb_set_string_in(NULL, field, val);
 }
 
 /* ---- per-field rules --------------------------------------------------------- */
@@ -494,6 +505,11 @@ static bn_status_t check_envelope(Benang__V1__Event *ev, const char *type, bn_er
 
 bn_status_t bn_event_validate(Benang__V1__Event *ev, bn_error_t *err)
 {
+    return bn_event_validate_in(ev, NULL, err);
+}
+
+bn_status_t bn_event_validate_in(Benang__V1__Event *ev, ProtobufCAllocator *alloc, bn_error_t *err)
+{
     if (!ev)
         return bn_error_set(err, BN_INVALID_EVENT, 0, NULL, "no event");
     bn_status_t st = bn_message_check_strings(&ev->base, err);
@@ -521,7 +537,7 @@ bn_status_t bn_event_validate(Benang__V1__Event *ev, bn_error_t *err)
         st = check_alert(ev->alert, err);
         break;
     }
-    if (st == BN_OK && empty(ev->type) && bn_pb_set_string(&ev->type, type) != BN_OK)
+    if (st == BN_OK && empty(ev->type) && bn_pb_set_string_in(alloc, &ev->type, type) != BN_OK)
         return bn_error_set(err, BN_NOMEM, 0, "type", "out of memory");
     return st;
 }

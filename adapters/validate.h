@@ -29,6 +29,9 @@ const char *bn_event_body_type(const Benang__V1__Event *ev);
  * hub overwrites them. Returns BN_OK or BN_INVALID_EVENT (err->where = field
  * path, err->msg = what is wrong), BN_NOMEM. */
 bn_status_t bn_event_validate(Benang__V1__Event *ev, bn_error_t *err);
+/* The same for an event that lives in alloc (NULL: malloc): the type it may
+ * fill in is allocated there. */
+bn_status_t bn_event_validate_in(Benang__V1__Event *ev, ProtobufCAllocator *alloc, bn_error_t *err);
 
 /* RFC 3339 date-time with offset or Z, or a full date YYYY-MM-DD (allow_date). */
 bool bn_valid_timestamp(const char *s, bool allow_date);
@@ -49,5 +52,8 @@ bn_status_t bn_message_check_strings(const ProtobufCMessage *msg, bn_error_t *er
  * freeing the previous value unless it is the descriptor default.
  * Returns BN_OK or BN_NOMEM. */
 bn_status_t bn_pb_set_string(char **field, const char *val);
+/* The same in alloc (NULL: malloc and free), for events that live in an
+ * arena (bn_event_list_t.arena). */
+bn_status_t bn_pb_set_string_in(ProtobufCAllocator *alloc, char **field, const char *val);
 
 #endif

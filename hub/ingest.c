@@ -75,12 +75,14 @@ static bn_status_t resolve(const bn_config_t *cfg, const bn_bindings_t *bindings
 
 /* Hub-owned fields except recorded_at; then topic and content hash. */
 static bn_status_t complete(const bn_config_t *cfg, const bn_pseudonym_t *pseudo,
-                            const bn_agency_conf_t *ag, Benang__V1__Event *ev,
+                            const bn_agency_conf_t *ag, bn_req_t *req, Benang__V1__Event *ev,
                             bn_event_result_t *res, bn_error_t *err)
 {
-    if (bn_pb_set_string(&ev->agency, ag->id) || bn_pb_set_string(&ev->sector, ag->sector) ||
-        bn_pb_set_string(&ev->event_id, "") || bn_pb_set_string(&ev->recorded_at, "") ||
-        (!*ev->area && bn_pb_set_string(&ev->area, ag->area ? ag->area : "")))
+    ProtobufCAllocator *a = req->events.arena;
+    if (bn_pb_set_string_in(a, &ev->agency, ag->id) ||
+        bn_pb_set_string_in(a, &ev->sector, ag->sector) ||
+        bn_pb_set_string_in(a, &ev->event_id, "") || bn_pb_set_string_in(a, &ev->recorded_at, "") ||
+        (!*ev->area && bn_pb_set_string_in(a, &ev->area, ag->area ? ag->area : "")))
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
     ev->seq = 0;
     ev->supersedes_seq = 0;
@@ -95,13 +97,13 @@ static bn_status_t complete(const bn_config_t *cfg, const bn_pseudonym_t *pseudo
             if (st != BN_OK)
                 return st;
         }
-        if (bn_pb_set_string(&sub->subject_key, key) ||
-            (!cfg->store_nik && bn_pb_set_string(&sub->nik, "")))
+        if (bn_pb_set_string_in(a, &sub->subject_key, key) ||
+            (!cfg->store_nik && bn_pb_set_string_in(a, &sub->nik, "")))
             return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
     }
     make_topic(res->topic, ev->type, ev->sector, ev->agency);
     size_t len = benang__v1__event__get_packed_size(ev);
-    uint8_t *buf = malloc(len + BN_EVENT_TAIL_MAX);
+    uint8_t *buf = bn_arena_alloc(&req->arena, len + BN_EVENT_TAIL_MAX);
     if (!buf)
         return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
     benang__v1__event__pack(ev, buf);
@@ -115,15 +117,17 @@ static bn_status_t prepare_events(const bn_config_t *cfg, const bn_pseudonym_t *
                                   const bn_agency_conf_t *ag, bn_req_t *req)
 {
     size_t n = req->events.len;
-    req->results = calloc(n, sizeof *req->results);
+    req->results = n <= SIZE_MAX / sizeof *req->results
+                       ? bn_arena_zalloc(&req->arena, n * sizeof *req->results)
+                       : NULL;
     if (!req->results)
         return bn_error_set(&req->err, BN_NOMEM, 0, NULL, "out of memory");
     req->n_results = n;
     for (size_t i = 0; i < n; i++) {
         Benang__V1__Event *ev = req->events.items[i];
-        bn_status_t st = bn_event_validate(ev, &req->err);
+        bn_status_t st = bn_event_validate_in(ev, req->events.arena, &req->err);
         if (st == BN_OK)
-            st = complete(cfg, pseudo, ag, ev, &req->results[i], &req->err);
+            st = complete(cfg, pseudo, ag, req, ev, &req->results[i], &req->err);
         if (st != BN_OK) {
             if (n > 1) {
                 char pre[40];
@@ -142,7 +146,9 @@ bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_bindings_t *bindi
 {
     bn_error_clear(&req->err);
     snprintf(req->recorded_at, sizeof req->recorded_at, "%s", recorded_at);
-    Benang__V1__PublishRequest *pr = benang__v1__publish_request__unpack(NULL, len, body);
+    bn_arena_t pra; /* the request's envelope, gone when this returns */
+    bn_arena_init(&pra);
+    Benang__V1__PublishRequest *pr = benang__v1__publish_request__unpack(&pra.pb, len, body);
     bn_status_t st;
     if (!pr) {
         st = bn_error_set(&req->err, BN_BAD_REQUEST, 0, "request",
@@ -158,7 +164,8 @@ bn_status_t bn_ingest_prepare(const bn_config_t *cfg, const bn_bindings_t *bindi
         goto done;
     req->agency = ag->id;
     bn_adapter_ctx_t ctx = {.agency = ag->id, .sector = ag->sector, .settings = settings,
-                            .max_events = cfg->max_events_per_request};
+                            .max_events = cfg->max_events_per_request,
+                            .arena = &req->arena.pb};
     snprintf(req->adapter, sizeof req->adapter, "%s", ops->name);
     st = ops->translate(&ctx, pr->payload.data, pr->payload.len, &req->events, &req->err);
     if (st == BN_OK && req->events.len == 0)
@@ -184,6 +191,6 @@ done:
     }
     req->status = st;
     req->refused = st != BN_OK;
-    benang__v1__publish_request__free_unpacked(pr, NULL);
+    bn_arena_release(&pra);
     return st;
 }

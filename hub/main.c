@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "hub.h"
@@ -103,8 +104,13 @@ int main(int argc, char **argv)
         rc = 1;
     }
     bn_hub_destroy(&hub);
-    if (rc == 0)
-        bn_log(BN_LOG_INFO, "stopped", NULL);
+    if (rc == 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        bn_log(BN_LOG_INFO, "stopped", "cpu_user_s=%.3f cpu_sys_s=%.3f max_rss_kb=%ld",
+               ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+               ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
+    }
     bn_config_destroy(&cfg);
     return rc;
 }

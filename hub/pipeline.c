@@ -2,6 +2,7 @@
 #include "pipeline.h"
 
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +66,11 @@ void bn_batch_clear_alerts(bn_batch_t *b)
 
 bn_req_t *bn_req_new(zmq_msg_t *identity, bool req_style)
 {
-    bn_req_t *r = calloc(1, sizeof *r);
+    bn_req_t *r = malloc(sizeof *r);
     if (!r)
         return NULL;
+    memset(r, 0, offsetof(bn_req_t, arena));
+    bn_arena_init(&r->arena);
     zmq_msg_init(&r->identity);
     zmq_msg_move(&r->identity, identity);
     r->req_style = req_style;
@@ -81,13 +84,10 @@ void bn_req_destroy(bn_req_t **self_p)
         return;
     bn_req_t *r = *self_p;
     zmq_msg_close(&r->identity);
-    if (r->results)
-        for (size_t i = 0; i < r->n_results; i++)
-            free(r->results[i].packed);
-    free(r->results);
     free(r->payload);
     bn_event_list_clear(&r->events);
     free(r->events.items);
+    bn_arena_release(&r->arena); /* results, packed bytes, arena events */
     free(r);
     *self_p = NULL;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "arena.h"
 #include "benang/adapter.h"
 #include "benang/status.h"
 #include "store.h"
@@ -35,7 +36,8 @@ typedef struct {
      * seq, event_id, recorded_at and supersedes_seq (those bytes are what the
      * content hash covers, base_len of them); the writer appends those fields
      * as a tail, which protobuf parsers merge like any other field order.
-     * malloc'ed with BN_EVENT_TAIL_MAX bytes to spare. */
+     * With BN_EVENT_TAIL_MAX bytes to spare; in the request's arena (an
+     * alert's: malloc'ed). */
     uint8_t *packed;
     size_t packed_len;
     size_t base_len;
@@ -61,6 +63,9 @@ typedef struct {
     size_t payload_len;
     uint64_t retry_of;    /* PublishRequest.retry_of */
     uint64_t rejected_id; /* set by the writer when kept */
+    /* Where results, their packed bytes and (when events.arena points at
+     * its pb) the events live, until bn_req_destroy(). Last: not zeroed. */
+    bn_arena_t arena;
 } bn_req_t;
 
 typedef struct {

@@ -9,7 +9,8 @@
  * Ownership: events appended to a bn_event_list_t are heap messages in
  * protobuf-c's own layout (every string, array and sub-message malloc'ed,
  * empty strings pointing at the descriptor default), so the list frees them
- * with protobuf_c_message_free_unpacked(msg, NULL).
+ * with protobuf_c_message_free_unpacked(msg, NULL); or, when the list names
+ * an arena, they live in that arena and its owner frees them.
  */
 #ifndef BENANG_ADAPTER_H
 #define BENANG_ADAPTER_H
@@ -29,6 +30,13 @@ typedef struct {
     Benang__V1__Event **items;
     size_t len;
     size_t cap;
+    /* NULL: every event is malloc'ed, and clearing frees them. Otherwise
+     * every event lives in this allocator (an adapter sets it to the
+     * bn_adapter_ctx_t.arena it unpacked into, before its first push): the
+     * allocator's owner frees them all at once, clearing only forgets
+     * them, and whoever changes a string in them allocates it there too
+     * (bn_pb_set_string_in). One list never mixes the two. */
+    ProtobufCAllocator *arena;
 } bn_event_list_t;
 
 /* Take ownership of *ev (nulled on success). BN_NOMEM leaves *ev with the caller. */
@@ -42,6 +50,10 @@ typedef struct {
     const char *sector;     /* that agency's sector */
     const void *settings;   /* the agency's adapter settings (adapter-specific), or NULL */
     size_t max_events;      /* refuse payloads that would yield more (0: no limit) */
+    /* An allocator that outlives the list's events, or NULL: an adapter that
+     * unpacks events with protobuf-c may unpack them into it (then it sets
+     * out->arena to it); others ignore it and malloc. */
+    ProtobufCAllocator *arena;
 } bn_adapter_ctx_t;
 
 typedef struct {
