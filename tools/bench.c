@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -290,6 +291,38 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
     return 0;
 }
 
+/* User + system CPU seconds of process pid so far (all its threads), from
+ * /proc/PID/stat; -1 when pid is 0 (a hub we did not start) or unreadable. */
+static double proc_cpu_s(pid_t pid)
+{
+    if (pid <= 0)
+        return -1;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    /* after ")": state, then fields 4.. ; utime and stime are fields 14 and 15 */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return hz > 0 ? (double)(ut + st) / (double)hz : -1;
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
 /* Everything measured, printed at the end (a phase not run prints null). */
 typedef struct {
     double prefill_s, tput_s, replay_s, replay_dec_s, raw_s, floor_s;
@@ -303,6 +336,9 @@ typedef struct {
     uint64_t lat_commits; /* commits during the latency phase (warm-up included) */
     double lat_group;
     bool lat_done, replay_done, raw_done;
+    /* CPU seconds of the throughput phase: the hub's (-1: not ours, or
+     * /proc unreadable) and this process's (the publishers and their I/O). */
+    double hub_cpu_s, bench_cpu_s;
     int hub_exit;
     char durability[16];
 } results_t;
@@ -339,6 +375,10 @@ static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const 
     jnum("acked_events_per_s", x->acked / x->tput_s, x->tput_s > 0, "%.0f", false);
     printf("  \"commits\": %" PRIu64 ",\n", x->commits);
     jnum("mean_group_commit", x->mean_group, x->commits > 0, "%.1f", false);
+    jnum("hub_cpu_us_per_event", x->hub_cpu_s * 1e6 / (double)x->acked,
+         x->hub_cpu_s >= 0 && x->acked > 0, "%.2f", false);
+    jnum("bench_cpu_us_per_event", x->bench_cpu_s * 1e6 / (double)x->acked, x->acked > 0, "%.2f",
+         false);
     jnum("latency_rate", o->lat_rate, x->lat_done, "%.0f", false);
     jnum("latency_events", (double)x->lat.received, x->lat_done, "%.0f", false);
     jnum("latency_lost", (double)(x->lat.sent - x->lat.received), x->lat_done, "%.0f", false);
@@ -419,11 +459,14 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
     }
     fprintf(stderr, "bench: throughput: %" PRIu64 " events, %d publishers, window %d\n", o->events,
             o->publishers, o->window);
-    double unused = 0;
+    double unused = 0, hub0 = proc_cpu_s(r->pid), self0 = self_cpu_s();
     if (bn_bench__publish(o, r->ingest, 'T', run, o->events, &x->acked, &x->tput_s, 0, &unused) !=
             0 ||
         bn_bench__status(q, &after) != 0)
         goto done;
+    double hub1 = proc_cpu_s(r->pid);
+    x->hub_cpu_s = hub0 >= 0 && hub1 >= hub0 ? hub1 - hub0 : -1;
+    x->bench_cpu_s = self_cpu_s() - self0;
     x->commits = after.commits - before.commits;
     x->mean_group = x->commits ? (double)(after.committed - before.committed) / x->commits : 0;
     fprintf(stderr,

@@ -76,6 +76,17 @@ def check(r, durability):
          "raw LMDB batch %r, mean group commit %r" % (r["raw_lmdb_batch"], r["mean_group_commit"]))
     want(1 <= r["floor_mean_group_commit"] <= EVENTS,
          "floor group commit %r" % r["floor_mean_group_commit"])
+    # CPU per event: the hub's and the bench's own, each more than nothing
+    # and no more than their cores could give in the phase's time (plus a
+    # clock tick or two of each thread, for the rounding of /proc's ticks).
+    for k in ("hub_cpu_us_per_event", "bench_cpu_us_per_event"):
+        v = r[k]
+        want(isinstance(v, (int, float)) and v > 0, "%s is %r" % (k, v))
+        if isinstance(v, (int, float)):
+            used = v * EVENTS / 1e6
+            want(used <= r["throughput_seconds"] * r["cpus"] + 0.2,
+                 "%s: %.3f CPU seconds in a %.3f s phase on %d cores"
+                 % (k, used, r["throughput_seconds"], r["cpus"]))
     ratio = r["acked_events_per_s"] / r["floor_acked_events_per_s"]
     want(abs(ratio - r["ratio_to_floor"]) < 0.01, "ratio_to_floor %r, computed %.3f"
          % (r["ratio_to_floor"], ratio))
