@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "benang/v1/protocol.pb-c.h"
+#include "linker.h"
 #include "validate.h"
 
 /* s shown safely in an error message: printable ASCII only, truncated. */
@@ -100,6 +101,12 @@ static bn_status_t complete(const bn_config_t *cfg, const bn_pseudonym_t *pseudo
         if (bn_pb_set_string_in(a, &sub->subject_key, key) ||
             (!cfg->store_nik && bn_pb_set_string_in(a, &sub->nik, "")))
             return bn_error_set(err, BN_NOMEM, 0, NULL, "out of memory");
+        /* The linker's inputs, here rather than on the writer (NULL: it
+         * makes them itself). */
+        bn_linker_prep_t *prep = bn_arena_alloc(&req->arena, sizeof *prep);
+        if (prep)
+            bn_linker_prepare(sub, ev->agency, prep);
+        res->prep = prep;
     }
     make_topic(res->topic, ev->type, ev->sector, ev->agency);
     size_t len = benang__v1__event__get_packed_size(ev);

@@ -294,12 +294,12 @@ static uint64_t seen_hash(const Benang__V1__Subject *s, const char *agency)
 static bn_status_t resolve_other(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
                                  bn_store_txn_t *t, const char *agency, uint64_t seq,
                                  const char *recorded_at, const Benang__V1__Subject *subject,
-                                 char key[BN_SUBJECT_KEY_HEX], Benang__V1__Linkage *link,
-                                 char linked_key[BN_SUBJECT_KEY_HEX], bn_error_t *err)
+                                 const bn_linker_prep_t *prep, char key[BN_SUBJECT_KEY_HEX],
+                                 Benang__V1__Linkage *link, char linked_key[BN_SUBJECT_KEY_HEX],
+                                 bn_error_t *err)
 {
-    char block[BN_LINK_BLOCK_MAX], name[BN_LINK_NAME_MAX];
-    size_t bl = bn_link_block(subject->birth_date, subject->village, block, sizeof block);
-    bn_link_name_normalise(subject->name ? subject->name : "", name, sizeof name);
+    const char *block = prep->block, *name = prep->name;
+    size_t bl = prep->block_len;
     bn_link_sex_t sex = link_sex(subject->sex);
     const char *local_id = subject->local_id;
     if (local_id && *local_id) {
@@ -363,33 +363,45 @@ static bn_status_t resolve_other(const bn_linker_options_t *opt, const bn_pseudo
     return remember(opt, t, block, bl, key, sex, name, agency, local_id, seq, err);
 }
 
+void bn_linker_prepare(const Benang__V1__Subject *subject, const char *agency,
+                       bn_linker_prep_t *out)
+{
+    out->seen = seen_hash(subject, agency);
+    out->block_len =
+        bn_link_block(subject->birth_date, subject->village, out->block, sizeof out->block);
+    bn_link_name_normalise(subject->name ? subject->name : "", out->name, sizeof out->name);
+}
+
 bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
                               bn_store_txn_t *t, const char *agency, uint64_t seq,
                               const char *recorded_at, const Benang__V1__Subject *subject,
-                              char key[BN_SUBJECT_KEY_HEX], Benang__V1__Linkage *link,
-                              char linked_key[BN_SUBJECT_KEY_HEX], bn_error_t *err)
+                              const bn_linker_prep_t *prep, char key[BN_SUBJECT_KEY_HEX],
+                              Benang__V1__Linkage *link, char linked_key[BN_SUBJECT_KEY_HEX],
+                              bn_error_t *err)
 {
     key[0] = '\0';
     linked_key[0] = '\0';
     benang__v1__linkage__init(link);
     if (!subject)
         return BN_OK;
+    bn_linker_prep_t own;
+    if (!prep) {
+        bn_linker_prepare(subject, agency, &own);
+        prep = &own;
+    }
     if (!subject->subject_key || strlen(subject->subject_key) != KEY_LEN)
-        return resolve_other(opt, pseudo, t, agency, seq, recorded_at, subject, key, link,
+        return resolve_other(opt, pseudo, t, agency, seq, recorded_at, subject, prep, key, link,
                              linked_key, err);
     memcpy(key, subject->subject_key, BN_SUBJECT_KEY_HEX);
     link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_NIK;
-    uint64_t h = seen_hash(subject, agency);
+    uint64_t h = prep->seen;
     uint64_t *slot = opt->seen ? &opt->seen->slot[h & (BN_LINKER_SEEN_SLOTS - 1)] : NULL;
     if (slot && *slot == h)
         return BN_OK; /* recorded exactly so lately: already in the indexes */
-    char block[BN_LINK_BLOCK_MAX], name[BN_LINK_NAME_MAX];
-    size_t bl = bn_link_block(subject->birth_date, subject->village, block, sizeof block);
-    bn_link_name_normalise(subject->name ? subject->name : "", name, sizeof name);
     /* No first-seq record for NIK keys: one random-key insert less per event
      * (a reviewer sees a NIK candidate's name instead). */
-    bn_status_t st = remember(opt, t, block, bl, key, link_sex(subject->sex), name, agency,
-                              subject->local_id, 0, err);
+    bn_status_t st = remember(opt, t, prep->block, prep->block_len, key, link_sex(subject->sex),
+                              prep->name, agency, subject->local_id, 0, err);
     if (st == BN_OK && slot)
         *slot = h;
     return st;

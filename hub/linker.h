@@ -17,6 +17,7 @@
 
 #include "benang/status.h"
 #include "benang/v1/protocol.pb-c.h"
+#include "linkage.h"
 #include "pend.h"
 #include "pseudonym.h"
 #include "store.h"
@@ -40,7 +41,26 @@ typedef struct {
     bn_pend_t *pend;        /* new people entries wait here (NULL: straight to LMDB) */
 } bn_linker_options_t;
 
-/* Resolve ev->subject within txn t for the event about to be stored at seq:
+/* What linkage needs of a subject that depends on the subject and its agency
+ * alone: the recently-seen hash, the block and the normalised name. The
+ * ingest thread makes it (bn_linker_prepare) as it completes the event, so
+ * that the writer, the hub's one serial stage, need not: normalising a name
+ * and a village was a fifth of its time per event. */
+typedef struct bn_linker_prep {
+    uint64_t seen;                 /* the recently-seen table's hash (never 0) */
+    size_t block_len;              /* 0: no block (no valid birth date or village) */
+    char block[BN_LINK_BLOCK_MAX]; /* bn_link_block() */
+    char name[BN_LINK_NAME_MAX];   /* bn_link_name_normalise(), "" when none */
+} bn_linker_prep_t;
+
+/* Fill *out for subject (its subject_key, when it has one, already set) of
+ * agency. Pure: any thread. */
+void bn_linker_prepare(const Benang__V1__Subject *subject, const char *agency,
+                       bn_linker_prep_t *out);
+
+/* Resolve ev->subject within txn t for the event about to be stored at seq
+ * (prep: bn_linker_prepare() of the same subject and agency, or NULL to
+ * have it made here):
  * fills key (64 hex + NUL) and link (method, score, match id; linked_key, a
  * buffer of the caller's that link->linked_key points at, for POSSIBLE),
  * records the person in the people/localids indexes, and for probabilistic
@@ -51,7 +71,8 @@ typedef struct {
 bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym_t *pseudo,
                               bn_store_txn_t *t, const char *agency, uint64_t seq,
                               const char *recorded_at, const Benang__V1__Subject *subject,
-                              char key[BN_SUBJECT_KEY_HEX], Benang__V1__Linkage *link,
+                              const bn_linker_prep_t *prep, char key[BN_SUBJECT_KEY_HEX],
+                              Benang__V1__Linkage *link,
                               char linked_key[BN_SUBJECT_KEY_HEX], bn_error_t *err);
 
 /* A coordinator's decision on possible match id (any thread; its own short

@@ -41,6 +41,9 @@ typedef struct {
     uint8_t *packed;
     size_t packed_len;
     size_t base_len;
+    /* The subject's linkage inputs, made by the ingest thread (linker.h), in
+     * the request's arena; NULL: no subject, or the writer makes them. */
+    const struct bn_linker_prep *prep;
 } bn_event_result_t;
 
 typedef struct {

@@ -414,6 +414,7 @@ done:
 static void *run(void *arg)
 {
     bn_query_service_t *q = arg;
+    pthread_setname_np(pthread_self(), "bn-query");
     while (!atomic_load(&q->stop)) {
         zmq_pollitem_t it = {q->sock, 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(&it, 1, 100);

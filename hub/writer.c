@@ -176,7 +176,7 @@ static bn_status_t understand(bn_writer_t *w, bn_store_txn_t *t, uint64_t seq,
     bn_status_t st = BN_OK;
     if (ev->subject) {
         st = bn_linker_resolve(&w->link_opt, w->pseudo, t, ev->agency, seq, recorded_at,
-                               ev->subject, key, &link, linked, err);
+                               ev->subject, res->prep, key, &link, linked, err);
         if (st != BN_OK)
             return st;
         if (key[0] || link.method)
@@ -507,6 +507,7 @@ static void set_flush_at(bn_writer_t *w, size_t n)
 static void *filter_thread(void *arg)
 {
     bn_writer_t *w = arg;
+    pthread_setname_np(pthread_self(), "bn-filter"); /* in top, perf, /proc */
     w->fb.st = bn_pend_filter_build(w->store, w->fb.planned, 0, &w->fb.cancel, &w->fb.bloom,
                                     &w->fb.seen, &w->fb.err);
     atomic_store(&w->fb.done, true);
@@ -770,6 +771,7 @@ static void publish_batch(bn_writer_t *w, const bn_batch_t *b)
 static void *sync_thread(void *arg)
 {
     bn_writer_t *w = arg;
+    pthread_setname_np(pthread_self(), "bn-syncer");
     uint_fast64_t synced = 0;
     pthread_mutex_lock(&w->sy.mu);
     while (!w->sy.stop) {
@@ -883,6 +885,7 @@ static void flush_pending(bn_writer_t *w)
 static void *run(void *arg)
 {
     bn_writer_t *w = arg;
+    pthread_setname_np(pthread_self(), "bn-writer");
     w->last_sync_ms = now_ms();
     syncer_start(w);
     for (;;) {

@@ -13,6 +13,7 @@
  * to stdout. Every loop is bounded: a phase without progress for 60 s fails, and the hub is stopped
  * with SIGTERM whatever happens. See bench.h for the other files.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -291,27 +292,96 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
     return 0;
 }
 
-/* User + system CPU seconds of process pid so far (all its threads), from
- * /proc/PID/stat; -1 when pid is 0 (a hub we did not start) or unreadable. */
-static double proc_cpu_s(pid_t pid)
+/* User + system CPU seconds in a /proc stat file (a process's: all its
+ * threads; a task's: that thread), and the command name into name (may be
+ * NULL); -1 when unreadable. */
+static double stat_cpu_s(const char *path, char *name, size_t cap)
 {
-    if (pid <= 0)
-        return -1;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char buf[1024];
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    const char *open = strchr(buf, '('), *p = strrchr(buf, ')'); /* the name may hold spaces */
     unsigned long long ut = 0, st = 0;
     /* after ")": state, then fields 4.. ; utime and stime are fields 14 and 15 */
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    if (!open || !p || p < open ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
+    if (name && cap)
+        snprintf(name, cap, "%.*s", (int)(p - open - 1), open + 1);
     long hz = sysconf(_SC_CLK_TCK);
     return hz > 0 ? (double)(ut + st) / (double)hz : -1;
+}
+
+/* A task's CPU seconds from its schedstat (nanoseconds on a CPU, counted
+ * at each switch: the tick-sampled utime + stime of stat missed a third of
+ * the writer's time here); -1 when the kernel keeps none. */
+static double schedstat_cpu_s(const char *task_dir)
+{
+    char path[440];
+    snprintf(path, sizeof path, "%s/schedstat", task_dir);
+    FILE *f = fopen(path, "r");
+    unsigned long long ns = 0;
+    int ok = f && fscanf(f, "%llu", &ns) == 1;
+    if (f)
+        fclose(f);
+    return ok ? (double)ns / 1e9 : -1;
+}
+
+/* CPU seconds per thread name of process pid (threads of one name summed). */
+#define MAX_THREAD_NAMES 16
+typedef struct {
+    char name[MAX_THREAD_NAMES][32];
+    double cpu_s[MAX_THREAD_NAMES];
+    int n;
+} thread_cpu_t;
+
+/* Their sum; -1 when none was read (not our hub, or no /proc). */
+static double threads_total(const thread_cpu_t *t)
+{
+    double s = 0;
+    for (int i = 0; i < t->n; i++)
+        s += t->cpu_s[i];
+    return t->n ? s : -1;
+}
+
+static void proc_threads(pid_t pid, thread_cpu_t *out)
+{
+    memset(out, 0, sizeof *out);
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = pid > 0 ? opendir(dir) : NULL;
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char task[400], path[420], name[32];
+        snprintf(task, sizeof task, "%s/%s", dir, e->d_name);
+        snprintf(path, sizeof path, "%s/stat", task);
+        double s = stat_cpu_s(path, name, sizeof name), ns = schedstat_cpu_s(task);
+        if (s < 0)
+            continue;
+        if (ns >= 0)
+            s = ns;
+        for (char *c = name; *c; c++)
+            if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+                *c = '?'; /* a JSON key as it is */
+        int i = 0;
+        while (i < out->n && strcmp(out->name[i], name) != 0)
+            i++;
+        if (i == out->n) {
+            if (out->n == MAX_THREAD_NAMES)
+                continue;
+            snprintf(out->name[out->n++], sizeof out->name[0], "%s", name);
+        }
+        out->cpu_s[i] += s;
+    }
+    closedir(d);
 }
 
 static double self_cpu_s(void)
@@ -339,6 +409,7 @@ typedef struct {
     /* CPU seconds of the throughput phase: the hub's (-1: not ours, or
      * /proc unreadable) and this process's (the publishers and their I/O). */
     double hub_cpu_s, bench_cpu_s;
+    thread_cpu_t hub_threads; /* the hub's, per thread name, in the throughput phase */
     int hub_exit;
     char durability[16];
 } results_t;
@@ -379,6 +450,12 @@ static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const 
          x->hub_cpu_s >= 0 && x->acked > 0, "%.2f", false);
     jnum("bench_cpu_us_per_event", x->bench_cpu_s * 1e6 / (double)x->acked, x->acked > 0, "%.2f",
          false);
+    printf("  \"hub_cpu_us_per_event_by_thread\": {");
+    for (int i = 0, shown = 0; i < x->hub_threads.n && x->acked > 0; i++)
+        if (x->hub_threads.cpu_s[i] > 0) /* the threads that worked in the phase */
+            printf("%s\"%s\": %.2f", shown++ ? ", " : "", x->hub_threads.name[i],
+                   x->hub_threads.cpu_s[i] * 1e6 / (double)x->acked);
+    printf("},\n");
     jnum("latency_rate", o->lat_rate, x->lat_done, "%.0f", false);
     jnum("latency_events", (double)x->lat.received, x->lat_done, "%.0f", false);
     jnum("latency_lost", (double)(x->lat.sent - x->lat.received), x->lat_done, "%.0f", false);
@@ -459,14 +536,21 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
     }
     fprintf(stderr, "bench: throughput: %" PRIu64 " events, %d publishers, window %d\n", o->events,
             o->publishers, o->window);
-    double unused = 0, hub0 = proc_cpu_s(r->pid), self0 = self_cpu_s();
+    thread_cpu_t th0;
+    proc_threads(r->pid, &th0);
+    double unused = 0, hub0 = threads_total(&th0), self0 = self_cpu_s();
     if (bn_bench__publish(o, r->ingest, 'T', run, o->events, &x->acked, &x->tput_s, 0, &unused) !=
             0 ||
         bn_bench__status(q, &after) != 0)
         goto done;
-    double hub1 = proc_cpu_s(r->pid);
-    x->hub_cpu_s = hub0 >= 0 && hub1 >= hub0 ? hub1 - hub0 : -1;
     x->bench_cpu_s = self_cpu_s() - self0;
+    proc_threads(r->pid, &x->hub_threads);
+    double hub1 = threads_total(&x->hub_threads);
+    x->hub_cpu_s = hub0 >= 0 && hub1 >= hub0 ? hub1 - hub0 : -1;
+    for (int i = 0; i < x->hub_threads.n; i++) /* minus the start (0 for a thread new since) */
+        for (int k = 0; k < th0.n; k++)
+            if (strcmp(th0.name[k], x->hub_threads.name[i]) == 0)
+                x->hub_threads.cpu_s[i] -= th0.cpu_s[k];
     x->commits = after.commits - before.commits;
     x->mean_group = x->commits ? (double)(after.committed - before.committed) / x->commits : 0;
     fprintf(stderr,

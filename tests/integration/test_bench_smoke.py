@@ -87,6 +87,14 @@ def check(r, durability):
             want(used <= r["throughput_seconds"] * r["cpus"] + 0.2,
                  "%s: %.3f CPU seconds in a %.3f s phase on %d cores"
                  % (k, used, r["throughput_seconds"], r["cpus"]))
+    # Per thread: the writer and the ingest thread worked, and the threads
+    # add up to the whole (each figure is rounded to 0.01).
+    th = r["hub_cpu_us_per_event_by_thread"]
+    want(isinstance(th, dict) and th.get("bn-writer", 0) > 0 and th.get("benang-hub", 0) > 0,
+         "per-thread CPU %r" % th)
+    if isinstance(th, dict) and isinstance(r["hub_cpu_us_per_event"], (int, float)):
+        want(abs(sum(th.values()) - r["hub_cpu_us_per_event"]) <= 0.01 * (len(th) + 1),
+             "threads add up to %.2f, the hub %r" % (sum(th.values()), r["hub_cpu_us_per_event"]))
     ratio = r["acked_events_per_s"] / r["floor_acked_events_per_s"]
     want(abs(ratio - r["ratio_to_floor"]) < 0.01, "ratio_to_floor %r, computed %.3f"
          % (r["ratio_to_floor"], ratio))

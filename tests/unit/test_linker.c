@@ -29,6 +29,7 @@ typedef struct {
     bn_linker_seen_t *seen;
     bn_linker_options_t opt;
     bn_pseudonym_t *pseudo;
+    bool prepared; /* resolve with a bn_linker_prepare() made here (the hub's way) */
 } fix_t;
 
 static int fix_open(fix_t *f, const char *dir, const char *name)
@@ -75,8 +76,11 @@ static outcome_t resolve(fix_t *f, const Benang__V1__Subject *s, const char *age
         return o;
     char linked[BN_SUBJECT_KEY_HEX];
     Benang__V1__Linkage link;
-    o.st = bn_linker_resolve(&f->opt, f->pseudo, t, agency, 7, "2026-11-29T00:00:00Z", s, o.key,
-                             &link, linked, &err);
+    bn_linker_prep_t prep;
+    if (f->prepared)
+        bn_linker_prepare(s, agency, &prep);
+    o.st = bn_linker_resolve(&f->opt, f->pseudo, t, agency, 7, "2026-11-29T00:00:00Z", s,
+                             f->prepared ? &prep : NULL, o.key, &link, linked, &err);
     o.method = link.method;
     if (o.st == BN_OK)
         o.st = bn_store_commit(&t, &err);
@@ -121,7 +125,7 @@ static void local_link(fix_t *f, const char *agency, const char *local_id, char 
     bn_store_abort(&t);
 }
 
-static void test_nik_subject(const char *dir)
+static void test_nik_subject(const char *dir, bool prepared)
 {
     Benang__V1__Subject s = BENANG__V1__SUBJECT__INIT;
     s.subject_key = (char *)KEY_A;
@@ -132,8 +136,9 @@ static void test_nik_subject(const char *dir)
     s.local_id = "RM-0012345";
 
     fix_t f;
-    if (fix_open(&f, dir, "nik") != 0)
+    if (fix_open(&f, dir, prepared ? "nikp" : "nik") != 0)
         return;
+    f.prepared = prepared;
     outcome_t a = resolve(&f, &s, "puskesmas-a");
     CHECK(a.st == BN_OK);
     CHECK(strcmp(a.key, KEY_A) == 0);
@@ -167,7 +172,7 @@ static void test_nik_subject(const char *dir)
     fix_close(&f);
 }
 
-static void test_no_nik(const char *dir)
+static void test_no_nik(const char *dir, bool prepared)
 {
     Benang__V1__Subject s = BENANG__V1__SUBJECT__INIT;
     s.name = "Budi Santoso";
@@ -175,8 +180,10 @@ static void test_no_nik(const char *dir)
     s.village = "Cilandak";
     s.sex = BENANG__V1__SEX__SEX_MALE;
     fix_t f, g;
-    if (fix_open(&f, dir, "nonik") != 0)
+    const char *n1 = prepared ? "nonikp" : "nonik", *n2 = prepared ? "nonikp2" : "nonik2";
+    if (fix_open(&f, dir, n1) != 0)
         return;
+    f.prepared = prepared;
     outcome_t p = resolve(&f, &s, "puskesmas-a");
     CHECK(p.st == BN_OK && strlen(p.key) == 64 && strcmp(p.key, KEY_A) != 0);
     CHECK(p.method == BENANG__V1__LINK_METHOD__LINK_METHOD_NEW);
@@ -184,10 +191,11 @@ static void test_no_nik(const char *dir)
     fix_close(&f);
     /* Deterministic: a second store with the same key file gives the same key. */
     char a[600], b[600];
-    snprintf(a, sizeof a, "%s/nonik.key", dir);
-    snprintf(b, sizeof b, "%s/nonik2.key", dir);
-    if (rename(a, b) != 0 || fix_open(&g, dir, "nonik2") != 0)
+    snprintf(a, sizeof a, "%s/%s.key", dir, n1);
+    snprintf(b, sizeof b, "%s/%s.key", dir, n2);
+    if (rename(a, b) != 0 || fix_open(&g, dir, n2) != 0)
         return;
+    g.prepared = prepared;
     outcome_t q = resolve(&g, &s, "puskesmas-a");
     CHECK(q.st == BN_OK && strcmp(q.key, p.key) == 0);
     fix_close(&g);
@@ -196,8 +204,12 @@ static void test_no_nik(const char *dir)
 int main(void)
 {
     char *dir = bn_test_tmpdir("linker");
-    test_nik_subject(dir);
-    test_no_nik(dir);
+    /* Each twice: the linker making its inputs, and given them made apart
+     * (the hub makes them on the ingest thread). */
+    for (int prepared = 0; prepared < 2; prepared++) {
+        test_nik_subject(dir, prepared);
+        test_no_nik(dir, prepared);
+    }
     bn_test_rmrf(dir);
     free(dir);
     return bn_test_finish("test_linker");
