@@ -11,6 +11,10 @@
 #include "linker.h"
 #include "validate.h"
 
+/* Room for the packed linkage of a NIK subject: its 64-character key, the
+ * method and a few tags and lengths. */
+#define NIK_TAIL_MAX 96
+
 /* s shown safely in an error message: printable ASCII only, truncated. */
 static const char *shown(const char *s, char *buf, size_t size)
 {
@@ -107,6 +111,13 @@ static bn_status_t complete(const bn_config_t *cfg, const bn_pseudonym_t *pseudo
         if (prep)
             bn_linker_prepare(sub, ev->agency, prep);
         res->prep = prep;
+        if (*key) { /* and what the writer appends for a NIK subject */
+            Benang__V1__Linkage nik = BENANG__V1__LINKAGE__INIT;
+            nik.method = BENANG__V1__LINK_METHOD__LINK_METHOD_NIK;
+            uint8_t *tail = bn_arena_alloc(&req->arena, NIK_TAIL_MAX);
+            res->nik_tail_len = tail ? bn_subject_tail(key, &nik, tail, NIK_TAIL_MAX) : 0;
+            res->nik_tail = res->nik_tail_len ? tail : NULL;
+        }
     }
     make_topic(res->topic, ev->type, ev->sector, ev->agency);
     size_t len = benang__v1__event__get_packed_size(ev);

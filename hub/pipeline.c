@@ -92,6 +92,17 @@ void bn_req_destroy(bn_req_t **self_p)
     *self_p = NULL;
 }
 
+size_t bn_subject_tail(const char *key, const Benang__V1__Linkage *link, uint8_t *out, size_t cap)
+{
+    Benang__V1__Subject sub = BENANG__V1__SUBJECT__INIT;
+    Benang__V1__Event tail = BENANG__V1__EVENT__INIT;
+    sub.subject_key = (char *)key;
+    sub.link = (Benang__V1__Linkage *)link; /* only read by pack */
+    tail.subject = &sub;
+    size_t n = benang__v1__event__get_packed_size(&tail);
+    return n <= cap ? benang__v1__event__pack(&tail, out) : 0;
+}
+
 void bn_event_id_for(const char *hub_id, uint64_t seq, char out[37])
 {
     unsigned char h[16];

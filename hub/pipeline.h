@@ -44,6 +44,11 @@ typedef struct {
     /* The subject's linkage inputs, made by the ingest thread (linker.h), in
      * the request's arena; NULL: no subject, or the writer makes them. */
     const struct bn_linker_prep *prep;
+    /* For a subject with a NIK: bn_subject_tail() of its key with method
+     * NIK, what the linker always decides for one, packed by the ingest
+     * thread (in the arena); NULL otherwise. */
+    const uint8_t *nik_tail;
+    size_t nik_tail_len;
 } bn_event_result_t;
 
 typedef struct {
@@ -97,6 +102,12 @@ void bn_req_destroy(bn_req_t **self_p);
 /* The event_id of seq under hub_id: a UUID-shaped string derived from both,
  * so a duplicate's reply gives the original id without a read. */
 void bn_event_id_for(const char *hub_id, uint64_t seq, char out[37]);
+
+/* The bytes that record how linkage decided a subject, to follow a stored
+ * event's packed bytes: an Event with only subject.subject_key = key and
+ * subject.link = *link (protobuf parsers merge it into the subject). Packed
+ * into out when it fits cap; returns its length, or 0 when it does not. */
+size_t bn_subject_tail(const char *key, const Benang__V1__Linkage *link, uint8_t *out, size_t cap);
 
 /* Receive one whole multipart message from a ROUTER: the routing envelope
  * (the identity, plus the empty delimiter frame of a REQ peer) into env[0..2)

@@ -151,14 +151,14 @@ static void append_tail(bn_event_result_t *res, const char *recorded_at)
  * (Subject.subject_key and Subject.link; parsers merge it into the subject). */
 static void append_subject(bn_event_result_t *res, const char *key, Benang__V1__Linkage *link)
 {
-    Benang__V1__Subject sub = BENANG__V1__SUBJECT__INIT;
-    Benang__V1__Event tail = BENANG__V1__EVENT__INIT;
-    sub.subject_key = (char *)key;
-    sub.link = link;
-    tail.subject = &sub;
-    size_t n = benang__v1__event__get_packed_size(&tail);
-    if (res->packed_len + n <= res->base_len + BN_EVENT_TAIL_MAX)
-        res->packed_len += benang__v1__event__pack(&tail, res->packed + res->packed_len);
+    size_t room = res->base_len + BN_EVENT_TAIL_MAX - res->packed_len;
+    if (res->nik_tail && link->method == BENANG__V1__LINK_METHOD__LINK_METHOD_NIK &&
+        !link->match_id && !*link->linked_key && res->nik_tail_len <= room) {
+        memcpy(res->packed + res->packed_len, res->nik_tail, res->nik_tail_len); /* made ahead */
+        res->packed_len += res->nik_tail_len;
+        return;
+    }
+    res->packed_len += bn_subject_tail(key, link, res->packed + res->packed_len, room);
 }
 
 static int64_t now_s(void)
