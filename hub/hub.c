@@ -28,6 +28,13 @@
 #define PIPE_ENDPOINT "inproc://bn-writer"
 #define MAX_DRAIN 2048 /* requests read per loop turn before looking at the writer again */
 #define REPLY_LOCAL_ACKS 8 /* acks of a reply built on the stack */
+/* Requests read before an idle writer gets what is gathered. Each batch costs
+ * a commit and two hand-offs whatever its size; in buffered mode, where a
+ * commit takes no fsync and the writer is idle often, starting it every 64
+ * requests made batches of ~75 events and those costs the larger part of the
+ * work (51 000 events/s, 22 us of hub CPU each); 256 gives ~75 000/s at 16 us
+ * (benchmarks.md, stop 11). A request waits for at most this many others. */
+#define IDLE_START 256
 #define BUSY_WAKE_MS 1     /* how often the loop reads requests while the writer commits */
 
 struct bn_hub {
@@ -317,7 +324,7 @@ bn_status_t bn_hub_run(bn_hub_t *h, const volatile sig_atomic_t *stop, bn_error_
         for (int i = 0; i < MAX_DRAIN && h->gather->n_events < h->cfg->max_batch_events; i++) {
             if (!take_request(h, stamp))
                 break;
-            if (!h->writer_busy && h->gather->len > 0 && (i & 63) == 63)
+            if (!h->writer_busy && h->gather->len > 0 && (i % IDLE_START) == IDLE_START - 1)
                 break; /* let an idle writer start early */
         }
         dispatch(h);
