@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "benang/v1/protocol.pb-c.h"
-#include "linker.h"
+#include "linkprep.h"
 #include "validate.h"
 
 /* Room for the packed linkage of a NIK subject: its 64-character key, the

@@ -18,6 +18,7 @@
 #include "benang/status.h"
 #include "benang/v1/protocol.pb-c.h"
 #include "linkage.h"
+#include "linkprep.h"
 #include "pend.h"
 #include "pseudonym.h"
 #include "store.h"
@@ -40,23 +41,6 @@ typedef struct {
     bn_linker_seen_t *seen; /* may be NULL */
     bn_pend_t *pend;        /* new people entries wait here (NULL: straight to LMDB) */
 } bn_linker_options_t;
-
-/* What linkage needs of a subject that depends on the subject and its agency
- * alone: the recently-seen hash, the block and the normalised name. The
- * ingest thread makes it (bn_linker_prepare) as it completes the event, so
- * that the writer, the hub's one serial stage, need not: normalising a name
- * and a village was a fifth of its time per event. */
-typedef struct bn_linker_prep {
-    uint64_t seen;                 /* the recently-seen table's hash (never 0) */
-    size_t block_len;              /* 0: no block (no valid birth date or village) */
-    char block[BN_LINK_BLOCK_MAX]; /* bn_link_block() */
-    char name[BN_LINK_NAME_MAX];   /* bn_link_name_normalise(), "" when none */
-} bn_linker_prep_t;
-
-/* Fill *out for subject (its subject_key, when it has one, already set) of
- * agency. Pure: any thread. */
-void bn_linker_prepare(const Benang__V1__Subject *subject, const char *agency,
-                       bn_linker_prep_t *out);
 
 /* Resolve ev->subject within txn t for the event about to be stored at seq
  * (prep: bn_linker_prepare() of the same subject and agency, or NULL to
