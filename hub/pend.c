@@ -22,6 +22,7 @@
  */
 #include "pend.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,6 +96,15 @@ struct bn_pend {
     bool collecting, since_lost;
     uint64_t *since;
     size_t n_since, cap_since;
+    /* The staged generation's sort runs in a thread of its own: the writer
+     * goes on adding to cur and looking in both generations (old is only
+     * read from here on) while it sorts old's pairs into srt. sorting: the
+     * thread was started and is not joined; sort_done (release) says srt,
+     * nr, np and sort_st are written. */
+    pthread_t sorter;
+    bool sorting, sorted; /* sorted: srt, nr, np are old's, in key order */
+    atomic_bool sort_done;
+    bn_status_t sort_st;
     /* Eras (pend.h): how many a lookup looks in, the one the pass being
      * written goes to, and the events per era. */
     unsigned eras;
@@ -343,10 +353,21 @@ bn_status_t bn_pend_new(bn_pend_t **out, bn_error_t *err)
     return BN_OK;
 }
 
+/* Wait for the sorter thread, if one runs (it reads the staged generation). */
+static void sort_wait(bn_pend_t *p)
+{
+    if (!p->sorting)
+        return;
+    pthread_join(p->sorter, NULL);
+    p->sorting = false;
+    p->sorted = p->sort_st == BN_OK;
+}
+
 void bn_pend_destroy(bn_pend_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    sort_wait(*self_p);
     gen_free(&(*self_p)->g[0]);
     gen_free(&(*self_p)->g[1]);
     free((*self_p)->srt);
@@ -358,7 +379,9 @@ void bn_pend_destroy(bn_pend_t **self_p)
 
 size_t bn_pend_staged(const bn_pend_t *p)
 {
-    return p->old ? p->nr + p->np - p->done : 0;
+    if (!p->old)
+        return 0;
+    return p->sorted ? p->nr + p->np - p->done : p->old->n + p->old->pn;
 }
 
 size_t bn_pend_gathered(const bn_pend_t *p)
@@ -402,11 +425,13 @@ static void end_stage(bn_pend_t *p)
     p->old = NULL;
     free(p->srt);
     p->srt = NULL;
+    p->sorted = false;
     p->nr = p->np = p->done = p->mark_done = 0;
 }
 
 void bn_pend_clear(bn_pend_t *p)
 {
+    sort_wait(p);
     end_stage(p);
     gen_clear(p->cur);
     p->mark_n = p->mark_pn = p->mark_alen = 0;
@@ -415,7 +440,7 @@ void bn_pend_clear(bn_pend_t *p)
 void bn_pend_committed(bn_pend_t *p)
 {
     p->mark_done = p->done;
-    if (p->old && p->done == p->nr + p->np)
+    if (p->old && p->sorted && p->done == p->nr + p->np)
         end_stage(p);
 }
 
@@ -757,21 +782,72 @@ static bn_status_t put_upto(bn_store_txn_t *t, uint64_t upto, bn_error_t *err)
     return bn_store_txn_put(t, BN_DB_META, UPTO_KEY, sizeof UPTO_KEY - 1, v, 8, err);
 }
 
+static void *sort_thread(void *arg)
+{
+    bn_pend_t *p = arg;
+    pthread_setname_np(pthread_self(), "bn-sorter");
+    bn_error_t err;
+    p->sort_st = sort_gen(p->old, &p->srt, &p->nr, &p->np, &err);
+    atomic_store_explicit(&p->sort_done, true, memory_order_release);
+    return NULL;
+}
+
+/* The staged pairs in key order: *ready false while the sorter still runs
+ * (and not wait). A sort that failed in the thread (out of memory), or had
+ * no thread, is done here; when it fails here too, the next call tries
+ * again. BN_OK or BN_NOMEM. */
+static bn_status_t sort_join(bn_pend_t *p, bool wait, bool *ready, bn_error_t *err)
+{
+    *ready = true;
+    if (!p->old || p->sorted)
+        return BN_OK;
+    if (p->sorting && !wait && !atomic_load_explicit(&p->sort_done, memory_order_acquire)) {
+        *ready = false;
+        return BN_OK;
+    }
+    sort_wait(p);
+    if (p->sorted)
+        return BN_OK;
+    bn_status_t st = sort_gen(p->old, &p->srt, &p->nr, &p->np, err);
+    p->sorted = st == BN_OK;
+    return st;
+}
+
+bn_status_t bn_pend_stage_wait(bn_pend_t *p, bn_error_t *err)
+{
+    bool ready;
+    return sort_join(p, true, &ready, err);
+}
+
 bn_status_t bn_pend_stage(bn_pend_t *p, uint64_t upto, bn_error_t *err)
 {
     if (p->old)
         return bn_error_set(err, BN_INTERNAL, 0, NULL, "a staged flush is already under way");
-    bn_status_t st = sort_gen(p->cur, &p->srt, &p->nr, &p->np, err);
-    if (st != BN_OK)
-        return st;
     p->old = p->cur;
     p->cur = p->old == &p->g[0] ? &p->g[1] : &p->g[0];
     gen_clear(p->cur);
+    p->srt = NULL;
+    p->sorted = false;
+    p->nr = p->np = 0;
     p->done = p->mark_done = 0;
     p->mark_n = p->mark_pn = p->mark_alen = 0;
     p->old_upto = upto;
     pass_era_for(p, upto);
-    return BN_OK;
+    atomic_store_explicit(&p->sort_done, false, memory_order_relaxed);
+    p->sort_st = BN_OK;
+    if (pthread_create(&p->sorter, NULL, sort_thread, p) == 0) {
+        p->sorting = true;
+        return BN_OK;
+    }
+    bool ready;
+    bn_status_t st = sort_join(p, true, &ready, err); /* no thread: sorted here */
+    if (st != BN_OK) { /* as before the call: the entries are gathered again */
+        gen_t *g = p->cur;
+        p->cur = p->old;
+        p->old = NULL;
+        gen_clear(g);
+    }
+    return st;
 }
 
 bn_status_t bn_pend_stage_step(bn_pend_t *p, bn_store_txn_t *t, size_t most, bool *finished,
@@ -780,6 +856,10 @@ bn_status_t bn_pend_stage_step(bn_pend_t *p, bn_store_txn_t *t, size_t most, boo
     *finished = false;
     if (!p->old)
         return BN_OK;
+    bool ready;
+    bn_status_t sst = sort_join(p, false, &ready, err);
+    if (sst != BN_OK || !ready)
+        return sst; /* still sorting: nothing to write yet */
     size_t total = p->nr + p->np, end = most < total - p->done ? p->done + most : total;
     bn_status_t st = BN_OK;
     if (p->done < p->nr) { /* rule entries: the end day only, the rest is in the event */
@@ -802,8 +882,10 @@ bn_status_t bn_pend_stage_step(bn_pend_t *p, bn_store_txn_t *t, size_t most, boo
 
 bn_status_t bn_pend_flush(bn_pend_t *p, bn_store_txn_t *t, uint64_t upto, bn_error_t *err)
 {
-    bool fin;
-    bn_status_t st = bn_pend_stage_step(p, t, SIZE_MAX, &fin, err);
+    bool fin, ready;
+    bn_status_t st = sort_join(p, true, &ready, err);
+    if (st == BN_OK)
+        st = bn_pend_stage_step(p, t, SIZE_MAX, &fin, err);
     if (st != BN_OK)
         return st;
     pass_era_for(p, upto);

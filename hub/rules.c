@@ -209,7 +209,15 @@ typedef struct {
     bn_error_t *err;
     unsigned walked;
     int era; /* the era being scanned in LMDB (pend.h), -1: keys without one */
+    bool in_lmdb; /* scanning LMDB (else walking the pending index) */
+    /* The earliest partner so far (start day, then seq): LMDB gives each
+     * era's candidates in that order, the pending index in none, so every
+     * place is looked in and the earliest kept. */
     bool found;
+    int32_t best_start, best_end;
+    uint64_t best_seq;
+    char best_agency[64], best_source[BN_FINDING_MAX_SOURCE];
+    uint8_t best_pair[PAIR_HASH_LEN];
 } walk_t;
 
 /* The pair's identity: both (agency, source_id) in order, hashed. */
@@ -335,10 +343,10 @@ static bool consider(walk_t *w, const bn_store_kv_t *kv, int32_t start)
         return true; /* an earlier version of this very record */
     if (r->across_agencies && strcmp(agency, ev->agency) == 0)
         return true;
+    if (w->found && (start > w->best_start || (start == w->best_start && seq > w->best_seq)))
+        return !w->in_lmdb; /* a later partner: in LMDB the rest of this era is later still */
     if (!current(w->t, agency, ev->type, source, seq))
         return true; /* superseded since: its current version speaks for it */
-    if (w->found)
-        return false; /* one finding per event and rule: the earliest partner */
     uint8_t ph[PAIR_HASH_LEN];
     pair_hash(r->id, agency, source, ev->agency, ev->source_id, ph);
     uint8_t ak[1 + PAIR_HASH_LEN];
@@ -349,16 +357,45 @@ static bool consider(walk_t *w, const bn_store_kv_t *kv, int32_t start)
     bn_status_t st = bn_store_txn_get(w->t, BN_DB_ALERTED, ak, sizeof ak, &v, &vl, w->err);
     if (st == BN_OK)
         return true; /* this pair was already alerted */
-    uint8_t zero[8] = {0};
-    if (st != BN_NOT_FOUND ||
-        (st = bn_store_txn_put(w->t, BN_DB_ALERTED, ak, sizeof ak, zero, 8, w->err)) != BN_OK) {
+    if (st != BN_NOT_FOUND) {
         w->st = st;
         return false;
+    }
+    /* The earliest so far: one finding per event and rule, with it. */
+    w->found = true;
+    w->best_start = start;
+    w->best_end = end;
+    w->best_seq = seq;
+    copy(w->best_agency, sizeof w->best_agency, agency);
+    copy(w->best_source, sizeof w->best_source, source);
+    memcpy(w->best_pair, ph, PAIR_HASH_LEN);
+    return !w->in_lmdb; /* in LMDB the rest of this era is later */
+}
+
+/* The finding of the walk's earliest partner: the pair marked alerted (it
+ * never raises this rule again) and a finding appended to w->out. */
+static void make_finding(walk_t *w)
+{
+    const facts_t *f = w->f;
+    const bn_rule_conf_t *r = w->rule;
+    const Benang__V1__Event *ev = f->ev;
+    const char *agency = w->best_agency, *source = w->best_source;
+    const uint8_t *ph = w->best_pair;
+    int32_t start = w->best_start, end = w->best_end;
+    uint64_t seq = w->best_seq;
+    uint8_t ak[1 + PAIR_HASH_LEN];
+    ak[0] = w->rule_no;
+    memcpy(ak + 1, ph, PAIR_HASH_LEN);
+    uint8_t zero[8] = {0};
+    bn_status_t st = bn_store_txn_put(w->t, BN_DB_ALERTED, ak, sizeof ak, zero, 8, w->err);
+    if (st != BN_OK) {
+        w->st = st;
+        return;
     }
     bn_finding_t *x = bn_findings_push(w->out);
     if (!x) {
         w->st = bn_error_set(w->err, BN_NOMEM, 0, NULL, "out of memory");
-        return false;
+        return;
     }
     x->rule = r;
     x->rule_no = w->rule_no;
@@ -388,8 +425,6 @@ static bool consider(walk_t *w, const bn_store_kv_t *kv, int32_t start)
         day_text(start < f->start ? f->start : start, x->period_end, sizeof x->period_end);
     }
     describe(x, f, s0, e0);
-    w->found = true;
-    return false;
 }
 
 /* The stored index, in key order: same hash, start days ascending. */
@@ -461,7 +496,8 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
             /* In LMDB: the entries from before eras, then each era's. */
             if (!pend || bn_pend_rule_maybe_stored(pend, w.prefix)) {
                 unsigned eras = pend ? bn_pend_eras(pend) : 0;
-                for (int e = -1; e < (int)eras && st == BN_OK && w.st == BN_OK && !w.found; e++) {
+                w.in_lmdb = true;
+                for (int e = -1; e < (int)eras && st == BN_OK && w.st == BN_OK; e++) {
                     uint8_t kb[sizeof from + 2];
                     size_t kl = bn_pend_era_key(e, from, sizeof from, kb, sizeof kb);
                     w.era = e;
@@ -469,8 +505,12 @@ static bn_status_t check_rule(const bn_rule_conf_t *r, uint8_t rule_no, bn_store
                     st = bn_store_txn_scan(t, BN_DB_RULEIDX, kb, kl, visit_candidate, &w, err);
                 }
             }
-            if (st == BN_OK && w.st == BN_OK && pend && !w.found)
+            w.in_lmdb = false;
+            w.walked = 0;
+            if (st == BN_OK && w.st == BN_OK && pend)
                 bn_pend_rule_each(pend, w.prefix, visit_pending, &w);
+            if (st == BN_OK && w.st == BN_OK && w.found)
+                make_finding(&w);
             if (st == BN_OK)
                 st = w.st;
             if (st != BN_OK)

@@ -459,6 +459,9 @@ static void test_staged(bn_pend_t *p, bn_store_t *s)
     add_rules(p, STAGED_RULES, STAGED_RULES + GATHERED_LATE);
     CHECK_EQ_U64(bn_pend_gathered(p), GATHERED_LATE);
     CHECK_EQ_U64(prefixes_not_holding(p, STAGED_RULES + GATHERED_LATE), 0);
+    /* The sort runs apart; until it is done a step writes nothing. */
+    CHECK(bn_pend_stage_wait(p, &err) == BN_OK);
+    CHECK_EQ_U64(bn_pend_staged(p), total);
 
     uint64_t from = 0;
     size_t steps = 0, aborted = 0, early = 0, wrong_left = 0;
@@ -668,6 +671,33 @@ static void test_rules(const bn_config_t *cfg, bn_store_t *s)
     bn_pend_destroy(&w.pend);
     CHECK(w.pend == NULL);
     bn_pend_destroy(&w.pend); /* idempotent */
+}
+
+/* A third record of one dose pairs with the earliest of the two before it,
+ * wherever they are: pending (the pending index is walked newest first),
+ * written, or one of each. */
+static void test_rules_earliest(const bn_config_t *cfg, bn_store_t *s)
+{
+    bn_error_t err;
+    writer_t w = {.cfg = cfg, .s = s};
+    CHECK(bn_pend_new(&w.pend, &err) == BN_OK);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    /* All pending. */
+    CHECK_EQ_U64(record(&w, "a", 42, "a-42"), 0);
+    uint64_t first = w.seq;
+    CHECK_EQ_U64(record(&w, "b", 42, "b-42"), first);
+    CHECK_EQ_U64(record(&w, "c", 42, "c-42"), first);
+    /* The first written, the second pending. */
+    CHECK_EQ_U64(record(&w, "a", 43, "a-43"), 0);
+    first = w.seq;
+    CHECK(bn_pend_flush(w.pend, w.t, w.seq, &err) == BN_OK);
+    CHECK(bn_store_commit(&w.t, &err) == BN_OK);
+    bn_pend_clear(w.pend);
+    CHECK(bn_store_begin(s, &w.t, &err) == BN_OK);
+    CHECK_EQ_U64(record(&w, "b", 43, "b-43"), first);
+    CHECK_EQ_U64(record(&w, "c", 43, "c-43"), first);
+    bn_store_abort(&w.t);
+    bn_pend_destroy(&w.pend);
 }
 
 static bool count_by_era(void *ctx, const bn_store_kv_t *kv)
@@ -915,6 +945,10 @@ int main(void)
     s = open_store(dir, "rules");
     if (cfg && s)
         test_rules(cfg, s);
+    bn_store_destroy(&s);
+    s = open_store(dir, "earliest");
+    if (cfg && s)
+        test_rules_earliest(cfg, s);
     bn_store_destroy(&s);
     s = open_store(dir, "eras");
     if (cfg && s)
