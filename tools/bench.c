@@ -339,13 +339,14 @@ typedef struct {
     int n;
 } thread_cpu_t;
 
-/* Their sum; -1 when none was read (not our hub, or no /proc). */
-static double threads_total(const thread_cpu_t *t)
+/* Process pid's CPU seconds, its ended threads' included (a pass's sorter
+ * ends within the phase; the per-thread figures miss it); -1 when pid is 0
+ * (a hub we did not start) or unreadable. */
+static double proc_cpu_s(pid_t pid)
 {
-    double s = 0;
-    for (int i = 0; i < t->n; i++)
-        s += t->cpu_s[i];
-    return t->n ? s : -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return pid > 0 ? stat_cpu_s(path, NULL, 0) : -1;
 }
 
 static void proc_threads(pid_t pid, thread_cpu_t *out)
@@ -538,14 +539,14 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
             o->publishers, o->window);
     thread_cpu_t th0;
     proc_threads(r->pid, &th0);
-    double unused = 0, hub0 = threads_total(&th0), self0 = self_cpu_s();
+    double unused = 0, hub0 = proc_cpu_s(r->pid), self0 = self_cpu_s();
     if (bn_bench__publish(o, r->ingest, 'T', run, o->events, &x->acked, &x->tput_s, 0, &unused) !=
             0 ||
         bn_bench__status(q, &after) != 0)
         goto done;
     x->bench_cpu_s = self_cpu_s() - self0;
     proc_threads(r->pid, &x->hub_threads);
-    double hub1 = threads_total(&x->hub_threads);
+    double hub1 = proc_cpu_s(r->pid);
     x->hub_cpu_s = hub0 >= 0 && hub1 >= hub0 ? hub1 - hub0 : -1;
     for (int i = 0; i < x->hub_threads.n; i++) /* minus the start (0 for a thread new since) */
         for (int k = 0; k < th0.n; k++)
