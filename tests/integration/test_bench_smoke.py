@@ -88,17 +88,18 @@ def check(r, durability):
                  "%s: %.3f CPU seconds in a %.3f s phase on %d cores"
                  % (k, used, r["throughput_seconds"], r["cpus"]))
     # Per thread: the writer and the ingest thread worked, and the threads
-    # add up to the process's figure. Two clocks: each thread's schedstat in
-    # nanoseconds, the process's stat in clock ticks (10 ms, read at both
-    # ends of a phase of a few thousand events: up to 2 ticks / EVENTS off);
-    # no pass ends a thread in so short a run.
+    # add up to no more than the process's figure, and to most of it (a
+    # thread that ended within the phase, such as the filter builder just
+    # after start, is in the whole only). Two clocks: each thread's schedstat
+    # in nanoseconds, the process's stat in clock ticks (10 ms, read at both
+    # ends of a phase of a few thousand events: up to 2 ticks / EVENTS off).
     th = r["hub_cpu_us_per_event_by_thread"]
     want(isinstance(th, dict) and th.get("bn-writer", 0) > 0 and th.get("benang-hub", 0) > 0,
          "per-thread CPU %r" % th)
     if isinstance(th, dict) and isinstance(r["hub_cpu_us_per_event"], (int, float)):
         total = r["hub_cpu_us_per_event"]
         tick = 1e6 / os.sysconf("SC_CLK_TCK")  # us
-        want(abs(sum(th.values()) - total) <= 0.1 * total + 2 * tick / EVENTS,
+        want(0.5 * total <= sum(th.values()) <= 1.1 * total + 2 * tick / EVENTS,
              "threads add up to %.2f, the hub %r" % (sum(th.values()), total))
     ratio = r["acked_events_per_s"] / r["floor_acked_events_per_s"]
     want(abs(ratio - r["ratio_to_floor"]) < 0.01, "ratio_to_floor %r, computed %.3f"
