@@ -134,7 +134,7 @@ static const row_t hub_rows[] = {
      false},
     {"rule_index_flush_max", T_U32, CFG(rule_index_flush_max), 0, NULL, 2000000, 1, 50000000, NULL,
      NULL, false},
-    {"rule_index_era_events", T_U64, CFG(rule_index_era_events), 0, NULL, 4000000, 1000,
+    {"rule_index_era_events", T_U64, CFG(rule_index_era_events), 0, NULL, 1000000, 1000,
      1000000000000ULL, NULL, NULL, false},
 };
 

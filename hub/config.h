@@ -79,7 +79,7 @@ typedef struct {
     uint64_t rejected_max;        /* rejected payloads kept for retry (oldest dropped); default 10000, 0..1000000 */
     uint32_t rule_index_flush;    /* overlap-rule index entries held in memory before one sorted write, at least; default 1000000 (~100 MB of memory), 1..10000000 */
     uint32_t rule_index_flush_max; /* ... at most, as the index grows (half the entries indexed); default 2000000 (two generations: ~600 MB at most), 1..50000000 */
-    uint64_t rule_index_era_events; /* events per era of the two big indexes (pend.h): a pass writes into its own era only; default 4000000, 1000..10^12 */
+    uint64_t rule_index_era_events; /* events per era of the two big indexes (pend.h): a pass writes into its own era only; default 1000000, 1000..10^12 */
     /* endpoints: */
     char *ingest_endpoint;    /* default tcp://127.0.0.1:7701 */
     char *feed_endpoint;      /* default tcp://127.0.0.1:7702 */

@@ -117,7 +117,7 @@ bn_status_t bn_pend_unflushed_from(bn_store_t *s, uint64_t *from, bn_error_t *er
  * with a rule letter, people keys with a birth date). */
 #define BN_PEND_ERA_MARK 0xFE
 #define BN_PEND_ERA_MAX 255
-#define BN_PEND_ERA_EVENTS_DEFAULT 4000000 /* hub.rule_index_era_events */
+#define BN_PEND_ERA_EVENTS_DEFAULT 1000000 /* hub.rule_index_era_events */
 /* Plan eras of era_events events (at least 1) over a store whose databases
  * already hold eras 0 .. present - 1 (bn_pend_eras_present). */
 void bn_pend_eras_init(bn_pend_t *p, uint64_t era_events, unsigned present);

@@ -549,7 +549,11 @@ int main(void)
      * start, and they are found in LMDB afterwards. */
     CHECK(send("puskesmas-a", imm("I-90", NIK_X, "88", 1, "2026-11-22", "L"), NULL, NULL, 0) ==
           BN_OK);
+    unsigned readies = log_count(&h, "ready");
     restart(&h, SIGTERM);
+    /* "ready" comes after any derivation: wait for it before reading. */
+    for (int i = 0; i < 1000 && log_count(&h, "ready") == readies; i++)
+        usleep(10000);
     log = bn_test_read_file(h.log, NULL);
     const char *first = log ? strstr(log, "msg=rule_index_recovered") : NULL;
     CHECK_MSG(first && !strstr(first + 1, "msg=rule_index_recovered"),
