@@ -81,7 +81,8 @@ void bn_pend_committed(bn_pend_t *p);
  * bn_pend_stage: outside any attempt (after a commit); returns BN_OK,
  * BN_NOMEM, or BN_INTERNAL when a staged flush is still under way.
  * bn_pend_stage_step: *finished true when this step wrote the last entry;
- * returns BN_OK (nothing staged: nothing done) or a store status. */
+ * returns BN_OK (nothing staged, or still being sorted: nothing done), a
+ * store status, or BN_NOMEM (the sort failed in its thread and here). */
 bn_status_t bn_pend_stage(bn_pend_t *p, uint64_t upto, bn_error_t *err);
 bn_status_t bn_pend_stage_step(bn_pend_t *p, bn_store_txn_t *t, size_t most, bool *finished,
                                bn_error_t *err);
