@@ -9,7 +9,7 @@ static uint64_t fnv(uint64_t h, const char *s)
     return (h ^ 0x1f) * 1099511628211ULL;
 }
 
-static uint64_t seen_hash(const Benang__V1__Subject *s, const char *agency)
+uint64_t bn_linker_seen_hash(const Benang__V1__Subject *s, const char *agency)
 {
     uint64_t h = 14695981039346656037ULL;
     h = fnv(h, s->subject_key);
@@ -25,7 +25,7 @@ static uint64_t seen_hash(const Benang__V1__Subject *s, const char *agency)
 void bn_linker_prepare(const Benang__V1__Subject *subject, const char *agency,
                        bn_linker_prep_t *out)
 {
-    out->seen = seen_hash(subject, agency);
+    out->seen = bn_linker_seen_hash(subject, agency);
     out->block_len =
         bn_link_block(subject->birth_date, subject->village, out->block, sizeof out->block);
     bn_link_name_normalise(subject->name ? subject->name : "", out->name, sizeof out->name);

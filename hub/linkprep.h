@@ -23,6 +23,9 @@ typedef struct bn_linker_prep {
     char name[BN_LINK_NAME_MAX];   /* bn_link_name_normalise(), "" when none */
 } bn_linker_prep_t;
 
+/* The recently-seen hash alone (what bn_linker_prepare puts in seen). */
+uint64_t bn_linker_seen_hash(const Benang__V1__Subject *subject, const char *agency);
+
 /* Fill *out for subject (its subject_key, when it has one, already set) of
  * agency. Pure: any thread. */
 void bn_linker_prepare(const Benang__V1__Subject *subject, const char *agency,
