@@ -371,6 +371,29 @@ static uint64_t last_upto(const bn_test_hub_t *h, const char *what)
     return upto;
 }
 
+/* Every "rule_index_flushed" line so far names the writer's CPU in the
+ * pass's steps, and that is no more than the pass's wall time (one thread:
+ * its CPU within an interval cannot exceed it; +1 for the two roundings).
+ * Returns the number of lines checked. */
+static unsigned check_pass_cpu(const bn_test_hub_t *h)
+{
+    char *log = bn_test_read_file(h->log, NULL);
+    unsigned n = 0;
+    for (const char *p = log; p && (p = strstr(p, "msg=rule_index_flushed ")) != NULL; p++) {
+        const char *eol = strchr(p, '\n'), *ms = strstr(p, " ms="),
+                   *cpu = strstr(p, " step_cpu_ms=");
+        CHECK_MSG(ms && cpu && (!eol || (ms < eol && cpu < eol)),
+                  "a pass's line lacks ms or step_cpu_ms");
+        if (!ms || !cpu)
+            break;
+        unsigned long long wall = strtoull(ms + 4, NULL, 10), used = strtoull(cpu + 13, NULL, 10);
+        CHECK_MSG(used <= wall + 1, "a pass's steps used %llu ms of CPU in %llu ms", used, wall);
+        n++;
+    }
+    free(log);
+    return n;
+}
+
 #define PASS_EVENTS 5 /* events per request in the kill test */
 #define PASS_MAX_REQUESTS 2000
 
@@ -436,6 +459,7 @@ static void test_kill_mid_pass(void)
     CHECK_MSG(done_upto > 0 && cut_upto > done_upto && cut_upto < h1,
               "passes: flushed to %llu, staged to %llu, head %llu", (unsigned long long)done_upto,
               (unsigned long long)cut_upto, (unsigned long long)h1);
+    CHECK(check_pass_cpu(&k) >= 1);
     restart(&k, SIGKILL);
     CHECK_EQ_U64(head(), h1);
     /* The query endpoint answers while the writer derives the index again:
@@ -544,6 +568,7 @@ int main(void)
     CHECK_MSG(log && strstr(log, "msg=rule_index_recovered events="), "no recovery logged");
     CHECK_MSG(log && strstr(log, "msg=rule_index_flushed"), "no flush logged");
     free(log);
+    CHECK(check_pass_cpu(&h) >= 1);
 
     /* A clean stop writes the pending entries: nothing to derive at the next
      * start, and they are found in LMDB afterwards. */
