@@ -13,6 +13,13 @@
  * unchanged (free_unpacked need not be called at all). One arena belongs to
  * one thread at a time; it must not move in memory once initialised (pb
  * points at it).
+ *
+ * Built with AddressSanitizer, the arena tells it what is handed out: the
+ * free part of every block is poisoned and each allocation is followed by a
+ * poisoned gap, so an overflow from one allocation into the next, or a read
+ * of what was never allocated, is reported as it would be for malloc. A
+ * released arena leaves its inline block unpoisoned (its storage may be a
+ * stack frame about to return) and poisons it again on its next use.
  */
 #ifndef BN_ARENA_H
 #define BN_ARENA_H
@@ -30,6 +37,7 @@ typedef struct bn_arena {
     uint8_t *cur, *end; /* the free part of the block in use */
     void *chunks;       /* the malloc'ed chunks, a list through their first word */
     size_t next_chunk;  /* size of the next chunk (doubles, 4 KiB .. 1 MiB) */
+    int armed;          /* ASan builds: the inline block's free part is poisoned */
     _Alignas(16) uint8_t first[BN_ARENA_INLINE];
 } bn_arena_t;
 
@@ -40,7 +48,10 @@ void bn_arena_init(bn_arena_t *a);
 void *bn_arena_alloc(bn_arena_t *a, size_t n);
 /* n zeroed bytes, or NULL. */
 void *bn_arena_zalloc(bn_arena_t *a, size_t n);
-/* Free every chunk; a is empty again and may be reused. NULL-safe. */
+/* Free every chunk; a is empty again and may be reused, or its storage
+ * given up. NULL-safe. */
 void bn_arena_release(bn_arena_t *a);
+/* Whether this build tells AddressSanitizer about arena allocations. */
+int bn_arena_checked(void);
 
 #endif

@@ -10,10 +10,21 @@
  * bn_pb_set_string_in, and the canonical adapter given it puts its event
  * there and names it in the list, whose clearing then frees nothing (under
  * ASan a free of arena memory is an error).
+ *
+ * Built with ASan, the arena tells it what is handed out: a child process
+ * that writes one byte past an allocation (in the inline block, in a chunk,
+ * past a big one), reads the inline block's never-allocated part, or reads
+ * a chunk after release must die of an ASan report; one that only touches
+ * what it was given must exit cleanly, and so must one whose stack arena is
+ * released before its frame returns and the stack is used again.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "benang/adapter.h"
@@ -71,7 +82,9 @@ static void test_big_keeps_block(void)
     uint8_t *y = bn_arena_alloc(&a, 20);
     CHECK(x == a.first);
     CHECK(big != NULL && (big < a.first || big >= a.first + BN_ARENA_INLINE));
-    CHECK(y == x + 32); /* 20 rounded to 16s: the inline block goes on */
+    /* 20 (and, under ASan, a 16-byte poisoned gap) rounded to 16s: the
+     * inline block goes on where it was. */
+    CHECK(y == x + (bn_arena_checked() ? 48 : 32));
     uint8_t *z = bn_arena_zalloc(&a, 100);
     bool zero = z != NULL;
     for (int i = 0; zero && i < 100; i++)
@@ -172,11 +185,116 @@ static void test_canonical_into_arena(void)
     bn_arena_release(&a);
 }
 
+/* What a child does to an arena; each but MISUSE_NONE and MISUSE_STACK is a
+ * bug ASan must catch. */
+enum misuse {
+    MISUSE_NONE,
+    MISUSE_PAST_INLINE,
+    MISUSE_PAST_CHUNK,
+    MISUSE_PAST_BIG,
+    MISUSE_UNALLOCATED,
+    MISUSE_AFTER_RELEASE,
+    MISUSE_STACK,
+};
+
+static __attribute__((noinline)) void stack_user(int depth)
+{
+    volatile uint8_t buf[4096]; /* the frame a released stack arena lived in */
+    memset((void *)buf, depth, sizeof buf);
+    if (depth > 0)
+        stack_user(depth - 1);
+}
+
+static __attribute__((noinline)) void stack_arena(void)
+{
+    bn_arena_t a;
+    bn_arena_init(&a);
+    for (int i = 0; i < 40; i++)
+        memset(bn_arena_alloc(&a, 50), 1, 50);
+    bn_arena_release(&a);
+}
+
+static void misuse(enum misuse m)
+{
+    bn_arena_t a;
+    bn_arena_init(&a);
+    volatile uint8_t *p = bn_arena_alloc(&a, 20), sink = 0;
+    p[0] = 1;
+    p[19] = 1;
+    switch (m) {
+    case MISUSE_NONE:
+        break;
+    case MISUSE_PAST_INLINE:
+        p[20] = 1;
+        break;
+    case MISUSE_PAST_CHUNK:
+        bn_arena_alloc(&a, BN_ARENA_INLINE - 64); /* the inline block is full */
+        p = bn_arena_alloc(&a, 100);              /* from a chunk */
+        p[100] = 1;
+        break;
+    case MISUSE_PAST_BIG:
+        p = bn_arena_alloc(&a, (size_t)2 << 20);
+        p[(size_t)2 << 20] = 1;
+        break;
+    case MISUSE_UNALLOCATED:
+        sink = p[200];
+        break;
+    case MISUSE_AFTER_RELEASE:
+        bn_arena_alloc(&a, BN_ARENA_INLINE - 64);
+        p = bn_arena_alloc(&a, 100);
+        bn_arena_release(&a);
+        sink = p[0];
+        break;
+    case MISUSE_STACK:
+        stack_arena();
+        stack_user(8);
+        break;
+    }
+    (void)sink;
+    bn_arena_release(&a);
+}
+
+/* 1 when the child died, 0 when it exited 0, -1 otherwise. */
+static int child_dies(enum misuse m)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY); /* ASan's report is expected */
+        if (null >= 0)
+            dup2(null, 2);
+        misuse(m);
+        _exit(0);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    return 1;
+}
+
+static void test_asan_sees_misuse(void)
+{
+    if (!bn_arena_checked()) {
+        printf("test_arena: not an ASan build, misuse checks skipped\n");
+        return;
+    }
+    CHECK_MSG(child_dies(MISUSE_NONE) == 0, "touching only what was allocated was reported");
+    CHECK_MSG(child_dies(MISUSE_STACK) == 0, "a released stack arena left its frame poisoned");
+    CHECK_MSG(child_dies(MISUSE_PAST_INLINE) == 1, "a write past an inline allocation passed");
+    CHECK_MSG(child_dies(MISUSE_PAST_CHUNK) == 1, "a write past a chunk allocation passed");
+    CHECK_MSG(child_dies(MISUSE_PAST_BIG) == 1, "a write past a big allocation passed");
+    CHECK_MSG(child_dies(MISUSE_UNALLOCATED) == 1, "a read of never-allocated memory passed");
+    CHECK_MSG(child_dies(MISUSE_AFTER_RELEASE) == 1, "a read of a released chunk passed");
+}
+
 int main(void)
 {
     test_layout();
     test_big_keeps_block();
     test_protobuf();
     test_canonical_into_arena();
+    test_asan_sees_misuse();
     return bn_test_finish("test_arena");
 }
