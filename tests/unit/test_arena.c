@@ -18,11 +18,11 @@
  * what it was given must exit cleanly, and so must one whose stack arena is
  * released before its frame returns and the stack is used again.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
