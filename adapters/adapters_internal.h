@@ -10,6 +10,8 @@
 
 /* "canonical": one serialized benang.v1.Event (protobuf binary). */
 extern const bn_adapter_ops_t bn_adapter_canonical;
+/* "canonical-batch": one serialized benang.v1.EventBatch (several Events). */
+extern const bn_adapter_ops_t bn_adapter_canonical_batch;
 /* "canonical-json": the proto3 JSON mapping of Event: one object, an array, or NDJSON. */
 extern const bn_adapter_ops_t bn_adapter_canonical_json;
 

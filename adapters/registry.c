@@ -11,6 +11,7 @@
 static const bn_adapter_ops_t *const adapters[] = {
     &bn_adapter_canonical,
     &bn_adapter_canonical_json,
+    &bn_adapter_canonical_batch,
     &bn_adapter_fhir,
     &bn_adapter_hl7v2,
     &bn_adapter_csv,

@@ -27,6 +27,7 @@
  * it alone) or by bn_publisher_destroy().
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "benang/client.h"
 #include "wire.h"
@@ -208,4 +209,36 @@ bn_status_t bn_publisher_publish(bn_publisher_t *p, const char *agency, const ch
 void bn_publisher_retry_of(bn_publisher_t *p, uint64_t rejected_id)
 {
     p->retry_of = rejected_id;
+}
+
+/* ---- canonical-batch payloads ----------------------------------------- */
+
+#define BATCH_EVENTS_TAG 0x0a /* EventBatch.events: field 1, length-delimited */
+
+size_t bn_event_batch_entry_size(size_t len)
+{
+    size_t n = 2; /* the tag and the varint's last byte */
+    for (size_t v = len; v >= 0x80; v >>= 7)
+        n++;
+    return n + len;
+}
+
+bn_status_t bn_event_batch_add(uint8_t *buf, size_t cap, size_t *used, const void *event,
+                               size_t len)
+{
+    if (!buf || !used || (!event && len) || *used > cap)
+        return BN_USAGE;
+    size_t need = bn_event_batch_entry_size(len);
+    if (need < len || need > cap - *used)
+        return BN_TOO_LARGE;
+    uint8_t *p = buf + *used;
+    *p++ = BATCH_EVENTS_TAG;
+    size_t v = len;
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    if (len)
+        memcpy(p, event, len);
+    *used += need;
+    return BN_OK;
 }

@@ -91,7 +91,7 @@ static const char *default_agencies =
     "  - id: puskesmas-a\n"
     "    name: Puskesmas A\n"
     "    sector: health\n"
-    "    adapters: [canonical, canonical-json]\n"
+    "    adapters: [canonical, canonical-json, canonical-batch]\n"
     "  - id: klinik-b\n"
     "    name: Klinik B\n"
     "    sector: health\n"
@@ -99,7 +99,7 @@ static const char *default_agencies =
     "  - id: sekolah-c\n"
     "    name: SD Negeri C\n"
     "    sector: education\n"
-    "    adapters: [canonical, canonical-json]\n"
+    "    adapters: [canonical, canonical-json, canonical-batch]\n"
     /* Every test event is about the same child: the overlap rules are tested
      * on their own (test_overlaps, test_views), not in every test's traffic. */
     "rules: []\n";

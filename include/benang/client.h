@@ -70,6 +70,18 @@ bn_status_t bn_publisher_publish(bn_publisher_t *p, const char *agency, const ch
 bn_status_t bn_publisher_send(bn_publisher_t *p, const char *agency, const char *adapter,
                               const void *payload, size_t len, uint64_t *request_id,
                               bn_error_t *err);
+/* Add one serialized benang.v1.Event to a "canonical-batch" payload being
+ * built in buf[0..cap): a serialized benang.v1.EventBatch is its events one
+ * after another, each as field 1 (a tag byte, its length as a varint, its
+ * bytes), so events already serialized are added without decoding them.
+ * *used is the payload's length so far (0 for a new one) and grows by what
+ * is written. Publish the payload with adapter "canonical-batch": the hub
+ * stores every event of it or none, and acks them in this order. Returns
+ * BN_OK, BN_TOO_LARGE (buf has no room; *used unchanged), BN_USAGE (NULL). */
+bn_status_t bn_event_batch_add(uint8_t *buf, size_t cap, size_t *used, const void *event,
+                               size_t len);
+/* Bytes bn_event_batch_add() writes for an event of len bytes. */
+size_t bn_event_batch_entry_size(size_t len);
 /* Wait up to timeout_ms (-1 forever, 0 poll) for the next reply. BN_TIMEOUT
  * when none came; otherwise as bn_publisher_publish(). */
 bn_status_t bn_publisher_recv(bn_publisher_t *p, int timeout_ms, bn_publish_result_t *res,

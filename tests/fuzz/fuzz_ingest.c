@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char yaml[] = "hub:\n  max_payload_bytes: 65536\n"
                            "agencies:\n"
                            "  - id: puskesmas-a\n    sector: health\n"
-                           "    adapters: [canonical, canonical-json]\n"
+                           "    adapters: [canonical, canonical-json, canonical-batch]\n"
                            "  - id: ngo-b\n    sector: ngo\n    adapters: [canonical-json]\n";
 
 static bn_config_t *g_cfg;

@@ -2,9 +2,12 @@
  *
  * A raw DEALER (and a REQ) socket sends garbage, wrong frame counts, unknown
  * agencies and adapters, oversized payloads, invalid UTF-8, missing fields,
- * truncated protobuf and JSON. Each gets a PublishReply whose status and
- * error path name the problem; afterwards every good event is in the log,
- * in order, and nothing else is.
+ * truncated protobuf and JSON, bad canonical-batch payloads (an event of
+ * three invalid, truncated, one Event instead of a batch, empty, an agency
+ * without the adapter). Each gets a PublishReply whose status and error
+ * path name the problem; afterwards every good event (some sent three in a
+ * batch, then again as duplicates) is in the log, in order, and nothing
+ * else is.
  */
 #include <stdlib.h>
 #include <zmq.h>
@@ -83,6 +86,36 @@ static void good(void)
     if (r)
         benang__v1__publish_reply__free_unpacked(r, NULL);
     g_good++;
+}
+
+/* n good events in one canonical-batch request, acked in order at the next
+ * seqs; sent again, every one of them is a DUPLICATE of its first seq. */
+static void good_batch(unsigned n)
+{
+    uint8_t buf[4096];
+    size_t used = 0;
+    for (unsigned i = 0; i < n; i++) {
+        char sid[32];
+        snprintf(sid, sizeof sid, "GOOD-%u", g_good + i);
+        size_t len;
+        uint8_t *ev = bn_test_immunisation(sid, NULL, "08", 1, 0, &len);
+        CHECK(bn_event_batch_add(buf, sizeof buf, &used, ev, len) == BN_OK);
+        free(ev);
+    }
+    for (int round = 0; round < 2; round++) {
+        Benang__V1__PublishReply *r = send_req("puskesmas-a", "canonical-batch", buf, used);
+        int want = round ? BENANG__V1__STATUS__STATUS_DUPLICATE : BENANG__V1__STATUS__STATUS_OK;
+        CHECK_MSG(r && (int)r->status == want && r->n_events == n,
+                  "batch of %u (round %d): status %d, %zu acks (%s)", n, round,
+                  r ? (int)r->status : -1, r ? r->n_events : 0, r ? r->error : "no reply");
+        for (unsigned i = 0; r && i < r->n_events && i < n; i++) {
+            CHECK_EQ_U64(r->events[i]->seq, g_good + i + 1);
+            CHECK(r->events[i]->duplicate == (round == 1));
+        }
+        if (r)
+            benang__v1__publish_reply__free_unpacked(r, NULL);
+    }
+    g_good += n;
 }
 
 static uint8_t *event_with(const char *source_id, const char *occurred_at, size_t *len)
@@ -199,6 +232,35 @@ int main(void)
         "{\"system\":\"cvx\",\"code\":\"08\"}}}\n";
     expect("one bad event of three", send_req("puskesmas-a", "canonical-json", mixed, strlen(mixed)),
            BENANG__V1__STATUS__STATUS_INVALID_EVENT, "occurred_at", NULL);
+    good();
+    /* canonical-batch: several binary events in one request, all or none */
+    good_batch(3);
+    {
+        uint8_t buf[2048];
+        size_t used = 0, l1, l2, l3;
+        uint8_t *e1 = bn_test_immunisation("BATCH-1", NULL, "08", 1, 0, &l1);
+        uint8_t *e2 = event_with("BATCH-2", "2026-13-01", &l2);
+        uint8_t *e3 = bn_test_immunisation("BATCH-3", NULL, "08", 1, 0, &l3);
+        CHECK(bn_event_batch_add(buf, sizeof buf, &used, e1, l1) == BN_OK);
+        CHECK(bn_event_batch_add(buf, sizeof buf, &used, e2, l2) == BN_OK);
+        CHECK(bn_event_batch_add(buf, sizeof buf, &used, e3, l3) == BN_OK);
+        expect("batch, its second event bad", send_req("puskesmas-a", "canonical-batch", buf, used),
+               BENANG__V1__STATUS__STATUS_INVALID_EVENT, "events[1].occurred_at", NULL);
+        expect("truncated batch", send_req("puskesmas-a", "canonical-batch", buf, used - 4),
+               BENANG__V1__STATUS__STATUS_BAD_PAYLOAD, "payload", "EventBatch");
+        expect("one Event sent as a batch", send_req("puskesmas-a", "canonical-batch", e1, l1),
+               BENANG__V1__STATUS__STATUS_BAD_PAYLOAD, "payload", "adapter canonical");
+        expect("a batch sent as one Event", send_req("puskesmas-a", "canonical", buf, used),
+               BENANG__V1__STATUS__STATUS_BAD_PAYLOAD, "payload", "benang.v1.Event");
+        expect("empty batch", send_req("puskesmas-a", "canonical-batch", "", 0),
+               BENANG__V1__STATUS__STATUS_BAD_PAYLOAD, "payload", "no events");
+        expect("batch from an agency without the adapter",
+               send_req("klinik-b", "canonical-batch", buf, used),
+               BENANG__V1__STATUS__STATUS_UNKNOWN_ADAPTER, "adapter", "canonical-batch");
+        free(e1);
+        free(e2);
+        free(e3);
+    }
     good();
     const char *noevents = "[]";
     expect("no events", send_req("puskesmas-a", "canonical-json", noevents, 2),

@@ -46,7 +46,7 @@ endpoints:
 agencies:
   - id: puskesmas-a
     sector: health
-    adapters: [canonical, canonical-json]
+    adapters: [canonical, canonical-json, canonical-batch]
 """)
         log = open(os.path.join(tmp, "hub.log"), "w")
         hub = subprocess.Popen([hub_bin, "--config", os.path.join(tmp, "hub.yaml")], stderr=log)
@@ -173,6 +173,19 @@ def main():
         st = ask(protocol_pb2.QueryRequest(request_id=3, status=protocol_pb2.StatusRequest()))
         check(st is not None and st.request_id == 3 and st.status_reply.head_seq == 2
               and st.status_reply.durability == "sync", "status content")
+
+        batch = event_pb2.EventBatch()
+        for sid, dose in (("PY-3", 2), ("PY-4", 3)):
+            e = batch.events.add()
+            e.CopyFrom(ev)
+            e.source_id = sid
+            e.immunisation.dose_number = dose
+        rep = publish(12, batch.SerializeToString(), adapter="canonical-batch")
+        check(rep is not None and rep.status == protocol_pb2.STATUS_OK
+              and [a.seq for a in rep.events] == [3, 4], "canonical-batch: two events acked in order")
+        rep = publish(13, ev.SerializeToString(), adapter="canonical-batch")
+        check(rep is not None and rep.status == protocol_pb2.STATUS_BAD_PAYLOAD
+              and "EventBatch" in rep.error, "one Event sent as a batch is refused")
     finally:
         ctx.destroy(linger=0)
         hub.send_signal(signal.SIGTERM)

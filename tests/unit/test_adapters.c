@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "benang/adapter.h"
+#include "benang/client.h"
 #include "benang/pbjson.h"
 #include "testutil.h"
 #include "validate.h"
@@ -62,15 +63,16 @@ static void test_registry_and_list(void)
     size_t n = 0;
     while (bn_adapter_at(n))
         n++;
-    CHECK_EQ_U64(n, 6);
+    CHECK_EQ_U64(n, 7);
     for (size_t i = 0; i < n; i++) {
         const bn_adapter_ops_t *a = bn_adapter_at(i);
         CHECK_MSG(a->summary && a->translate, "adapter %s incomplete", a->name);
         CHECK(bn_adapter_find(a->name) == a);
         CHECK((a->settings_new == NULL) == (a->settings_free == NULL));
     }
-    const char *names[] = {"canonical", "canonical-json", "fhir", "hl7v2", "csv", "json"};
-    for (size_t i = 0; i < 6; i++)
+    const char *names[] = {"canonical", "canonical-json", "canonical-batch", "fhir", "hl7v2", "csv",
+                           "json"};
+    for (size_t i = 0; i < 7; i++)
         CHECK_MSG(bn_adapter_find(names[i]) != NULL, "no adapter %s", names[i]);
 
     bn_event_list_t list = {0};
@@ -129,6 +131,71 @@ static void test_canonical(void)
     free(ev);
     run(&r, "canonical", "", 0, 0); /* an empty message decodes, then lacks source_id */
     expect(&r, BN_INVALID_EVENT, "source_id", "required");
+}
+
+/* A canonical-batch payload of three events, built with libbenang's
+ * bn_event_batch_add, is byte for byte what protobuf-c packs for the same
+ * EventBatch, and translates into the three events in order; the ways it
+ * can be wrong are named. */
+static void test_canonical_batch(void)
+{
+    const char *ids[3] = {"B-1", "B-2", "B-3"};
+    uint8_t *ev[3];
+    size_t len[3], total = 0;
+    for (int i = 0; i < 3; i++) {
+        ev[i] = bn_test_immunisation(ids[i], "3171234567890123", "08", (unsigned)i + 1, 0, &len[i]);
+        total += bn_event_batch_entry_size(len[i]);
+    }
+    uint8_t *buf = malloc(total + 1);
+    size_t used = 0;
+    for (int i = 0; i < 3; i++)
+        CHECK(bn_event_batch_add(buf, total, &used, ev[i], len[i]) == BN_OK);
+    CHECK_EQ_U64(used, total);
+    size_t before = used;
+    CHECK(bn_event_batch_add(buf, total, &used, ev[0], len[0]) == BN_TOO_LARGE);
+    CHECK_EQ_U64(used, before);
+    CHECK(bn_event_batch_add(NULL, total, &used, ev[0], len[0]) == BN_USAGE);
+    CHECK_EQ_U64(bn_event_batch_entry_size(0), 2);
+    CHECK_EQ_U64(bn_event_batch_entry_size(127), 129);
+    CHECK_EQ_U64(bn_event_batch_entry_size(128), 131);
+
+    /* The same batch packed by protobuf-c from the decoded events. */
+    Benang__V1__Event *dec[3];
+    for (int i = 0; i < 3; i++)
+        dec[i] = benang__v1__event__unpack(NULL, len[i], ev[i]);
+    Benang__V1__EventBatch b = BENANG__V1__EVENT_BATCH__INIT;
+    b.n_events = 3;
+    b.events = dec;
+    size_t plen = benang__v1__event_batch__get_packed_size(&b);
+    uint8_t *packed = malloc(plen);
+    benang__v1__event_batch__pack(&b, packed);
+    CHECK_MSG(plen == used && memcmp(packed, buf, used) == 0,
+              "bn_event_batch_add gave %zu bytes, protobuf-c %zu (or other bytes)", used, plen);
+    for (int i = 0; i < 3; i++)
+        benang__v1__event__free_unpacked(dec[i], NULL);
+    free(packed);
+
+    run_t r;
+    run(&r, "canonical-batch", buf, used, 0);
+    CHECK(r.st == BN_OK && r.list.len == 3);
+    for (size_t i = 0; i < r.list.len && i < 3; i++) {
+        CHECK_STR(r.list.items[i]->source_id, ids[i]);
+        CHECK_EQ_U64(r.list.items[i]->immunisation->dose_number, i + 1);
+    }
+    bn_event_list_clear(&r.list);
+    run(&r, "canonical-batch", buf, used, 2);
+    expect(&r, BN_TOO_LARGE, "payload", "3 events; at most 2");
+    run(&r, "canonical-batch", buf, used - 3, 0);
+    expect(&r, BN_BAD_PAYLOAD, "payload", "not a serialized benang.v1.EventBatch");
+    /* One event as "canonical" takes it is not a batch. */
+    run(&r, "canonical-batch", ev[0], len[0], 0);
+    expect(&r, BN_BAD_PAYLOAD, "payload", "EventBatch");
+    run(&r, "canonical-batch", "", 0, 0); /* no events: the hub refuses that itself */
+    CHECK(r.st == BN_OK && r.list.len == 0);
+    bn_event_list_clear(&r.list);
+    free(buf);
+    for (int i = 0; i < 3; i++)
+        free(ev[i]);
 }
 
 static void test_json_shapes(void)
@@ -252,6 +319,7 @@ int main(void)
 {
     test_registry_and_list();
     test_canonical();
+    test_canonical_batch();
     test_json_shapes();
     test_json_errors();
     test_json_limits();
