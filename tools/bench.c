@@ -67,6 +67,10 @@ static void usage(FILE *f)
             "  -s, --size S             bytes of each serialized benang.v1.Event, 250..4300\n"
             "                           (one text field is padded; the hub caps it at 4096) [300]\n"
             "  -w, --window W           requests in flight per publisher [256]\n"
+            "  -b, --batch B            events per request in the prefill and throughput\n"
+            "                           phases, as one benang.v1.EventBatch (adapter\n"
+            "                           canonical-batch; canonical events only); the latency\n"
+            "                           phase sends one per request [1]\n"
             "  -d, --durability MODE    sync | buffered: the hub's and the raw LMDB's [sync]\n"
             "  -a, --adapter NAME       canonical | canonical-json | fhir (proto3 JSON, or a FHIR\n"
             "                           R4 Immunization with contained Patient, of the same\n"
@@ -118,6 +122,18 @@ static int parse_u64(const char *s, const char *name, uint64_t max, uint64_t *ou
     return 0;
 }
 
+/* As parse_u64, for a count that must be at least 1. */
+static int parse_count(const char *s, const char *name, uint64_t max, uint64_t *out)
+{
+    if (parse_u64(s, name, max, out))
+        return -1;
+    if (*out == 0) {
+        fprintf(stderr, "benang-bench: %s: must be at least 1 (got \"%s\")\n", name, s);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
 {
     static const struct option lo[] = {{"events", required_argument, NULL, 'n'},
@@ -144,30 +160,36 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
                                        {"latency-tick-us", required_argument, NULL, 16},
                                        {"no-floor", no_argument, NULL, 17},
                                        {"hub-option", required_argument, NULL, 18},
+                                       {"batch", required_argument, NULL, 'b'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
     int c;
-    while ((c = getopt_long(argc, argv, "n:p:s:w:d:a:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:p:s:w:b:d:a:h", lo, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (parse_u64(optarg, "--events", 1ULL << 40, &o->events))
                 return -1;
             break;
         case 'p':
-            if (parse_u64(optarg, "--publishers", 64, &v) || v == 0)
+            if (parse_count(optarg, "--publishers", 64, &v))
                 return -1;
             o->publishers = (int)v;
             break;
         case 's':
-            if (parse_u64(optarg, "--size", 4300, &v) || v == 0)
+            if (parse_count(optarg, "--size", 4300, &v))
                 return -1;
             o->size = (size_t)v;
             break;
         case 'w':
-            if (parse_u64(optarg, "--window", 100000, &v) || v == 0)
+            if (parse_count(optarg, "--window", 100000, &v))
                 return -1;
             o->window = (int)v;
+            break;
+        case 'b':
+            if (parse_count(optarg, "--batch", BN_BENCH_BATCH_MAX, &v))
+                return -1;
+            o->batch = (int)v;
             break;
         case 'd':
             if (strcmp(optarg, "sync") && strcmp(optarg, "buffered")) {
@@ -208,7 +230,7 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
                 return -1;
             break;
         case 7:
-            if (parse_u64(optarg, "--latency-rate", 10000000, &v) || v == 0)
+            if (parse_count(optarg, "--latency-rate", 10000000, &v))
                 return -1;
             o->lat_rate = (double)v;
             break;
@@ -283,6 +305,11 @@ static int parse_opts(int argc, char **argv, bn_bench_opts_t *o)
     }
     if (o->events < (uint64_t)o->publishers) {
         fprintf(stderr, "benang-bench: --events must be at least --publishers\n");
+        return -1;
+    }
+    if (o->batch > 1 && (o->json || o->fhir)) {
+        fprintf(stderr, "benang-bench: --batch works with --adapter canonical only (a JSON array "
+                        "is canonical-json's own batch)\n");
         return -1;
     }
     if (o->residents && (o->json || o->fhir)) {
@@ -428,9 +455,10 @@ static void jnum(const char *key, double v, bool ok, const char *fmt, bool last)
 static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const results_t *x)
 {
     printf("{\n  \"events\": %" PRIu64 ",\n  \"publishers\": %d,\n  \"size\": %zu,\n"
-           "  \"window\": %d,\n  \"durability\": \"%s\",\n  \"adapter\": \"%s\",\n"
+           "  \"window\": %d,\n  \"batch\": %d,\n  \"durability\": \"%s\",\n  \"adapter\": \"%s\",\n"
            "  \"prefill\": %" PRIu64 ",\n  \"rules\": \"%s\",\n  \"residents\": %" PRIu64 ",\n",
-           o->events, o->publishers, o->size, o->window, x->durability, bn_bench__adapter(o),
+           o->events, o->publishers, o->size, o->window, o->batch, x->durability,
+           bn_bench__adapter_req(o),
            o->prefill, o->no_rules ? "off" : "default", o->residents);
     bn_bench_tmpl_t t;
     if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, bn_bench__format(o)) == 0) {
@@ -535,8 +563,8 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
         if (bn_bench__status(q, &before) != 0)
             goto done;
     }
-    fprintf(stderr, "bench: throughput: %" PRIu64 " events, %d publishers, window %d\n", o->events,
-            o->publishers, o->window);
+    fprintf(stderr, "bench: throughput: %" PRIu64 " events, %d publishers, window %d, %d per request\n",
+            o->events, o->publishers, o->window, o->batch);
     thread_cpu_t th0;
     proc_threads(r->pid, &th0);
     double unused = 0, hub0 = proc_cpu_s(r->pid), self0 = self_cpu_s();
@@ -627,6 +655,7 @@ int main(int argc, char **argv)
                          .publishers = 4,
                          .size = 300,
                          .window = 256,
+                         .batch = 1,
                          .agency = "puskesmas-a",
                          .lat_rate = 10000,
                          .lat_seconds = 3};

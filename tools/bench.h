@@ -24,6 +24,8 @@
 #define BN_BENCH_SID_PUB_FMT "%c-%08x-%02d-%012" PRIu64 /* kind-run-publisher-i: 26 chars */
 #define BN_BENCH_SID_PUB_LEN 26
 
+#define BN_BENCH_BATCH_MAX 1000 /* --batch at most */
+
 /* Set by SIGINT/SIGTERM: every loop checks it and gives up. */
 extern volatile sig_atomic_t bn_bench_abort;
 
@@ -31,6 +33,7 @@ extern volatile sig_atomic_t bn_bench_abort;
 typedef struct {
     uint64_t events, prefill;
     int publishers, window;
+    int batch; /* events per request in the prefill and throughput phases (>1: canonical-batch) */
     size_t size;
     bool buffered, json, fhir; /* json: canonical-json; fhir: FHIR R4 Immunization */
     const char *hub_bin, *data_dir, *ingest, *feed, *query, *agency;
@@ -101,8 +104,11 @@ void bn_bench__tmpl_patch(uint8_t *buf, size_t sid_off, size_t nik_off, const ch
  * at off: people spread over linkage blocks as a population's do, rather
  * than millions sharing one birth date. */
 void bn_bench__tmpl_birth(uint8_t *buf, size_t off, uint64_t k);
-/* "canonical" or "canonical-json". */
+/* The adapter of one event: "canonical", "canonical-json" or "fhir". */
 const char *bn_bench__adapter(const bn_bench_opts_t *o);
+/* The adapter of a prefill or throughput request: "canonical-batch" with
+ * --batch above 1, else bn_bench__adapter(). */
+const char *bn_bench__adapter_req(const bn_bench_opts_t *o);
 /* o->publishers threads pipelining n events in total (source_ids start with
  * kind and carry run); *acked events acked in *secs, first send to last ack;
  * *mark_s the seconds until the first `mark` were acked (0: not reached or

@@ -18,6 +18,10 @@
  *   ingest thread again: a PublishReply per request (status OK, one EventAck
  *     with the seq), packed with protobuf-c and sent.
  *
+ * With --batch the payload is a canonical-batch EventBatch: the writer walks
+ * its entries (field 1: tag, length, bytes) without decoding the events,
+ * appends each at its own seq, and the reply acks each.
+ *
  * What it leaves out is everything that makes benang a hub: no adapter, no
  * validation, no idempotency, no pseudonym, no linkage, no rules, no feed,
  * no counters. Its rate is an upper bound for any hub speaking this protocol
@@ -48,7 +52,8 @@ typedef struct {
     uint64_t request; /* its request_id */
     uint8_t *payload; /* owned */
     size_t len;
-    uint64_t seq; /* set by the writer */
+    uint64_t seq; /* set by the writer: the first event's */
+    uint32_t n;   /* ... and how many it stored */
 } floor_req_t;
 
 typedef struct {
@@ -70,7 +75,32 @@ struct bn_bench_floor {
     char where[64]; /* and what it was doing */
     uint64_t seq, commits;
     floor_batch_t batch[2];
+    bool batched; /* payloads are EventBatches (--batch) */
 };
+
+/* The next event of an EventBatch payload at *off: its bytes and length.
+ * 1: one found, 0: the end, -1: not an EventBatch. */
+static int next_entry(const uint8_t *p, size_t len, size_t *off, const uint8_t **ev, size_t *evlen)
+{
+    if (*off == len)
+        return 0;
+    if (p[*off] != 0x0a)
+        return -1;
+    size_t i = *off + 1;
+    uint64_t v = 0;
+    for (int shift = 0; i < len && shift < 64; shift += 7) {
+        v |= (uint64_t)(p[i] & 0x7f) << shift;
+        if (!(p[i++] & 0x80)) {
+            if (v > len - i)
+                return -1;
+            *ev = p + i;
+            *evlen = (size_t)v;
+            *off = i + (size_t)v;
+            return 1;
+        }
+    }
+    return -1;
+}
 
 static void batch_clear(floor_batch_t *b)
 {
@@ -138,21 +168,25 @@ static int take_one(bn_bench_floor_t *f, floor_batch_t *b)
 
 static void reply_all(bn_bench_floor_t *f, floor_batch_t *b)
 {
-    uint8_t buf[64];
+    static _Thread_local Benang__V1__EventAck ack[BN_BENCH_BATCH_MAX];
+    static _Thread_local Benang__V1__EventAck *acks[BN_BENCH_BATCH_MAX];
+    static _Thread_local uint8_t buf[64 + 16 * BN_BENCH_BATCH_MAX];
     for (size_t i = 0; i < b->len; i++) {
         floor_req_t *r = &b->reqs[i];
-        Benang__V1__EventAck ack = BENANG__V1__EVENT_ACK__INIT;
-        Benang__V1__EventAck *acks[1] = {&ack};
         Benang__V1__PublishReply rep = BENANG__V1__PUBLISH_REPLY__INIT;
         rep.request_id = r->request;
-        if (r->seq) {
-            ack.seq = r->seq;
+        if (r->seq && r->n <= BN_BENCH_BATCH_MAX) {
+            for (uint32_t j = 0; j < r->n; j++) {
+                benang__v1__event_ack__init(&ack[j]);
+                ack[j].seq = r->seq + j;
+                acks[j] = &ack[j];
+            }
             rep.status = BENANG__V1__STATUS__STATUS_OK;
             rep.events = acks;
-            rep.n_events = 1;
+            rep.n_events = r->n;
         } else {
             rep.status = BENANG__V1__STATUS__STATUS_INTERNAL;
-            rep.error = "the floor's LMDB write failed";
+            rep.error = "the floor's LMDB write failed, or the payload was no EventBatch";
         }
         size_t n = benang__v1__publish_reply__pack(&rep, buf);
         if (zmq_msg_send(&r->id, f->router, ZMQ_SNDMORE) < 0)
@@ -182,26 +216,48 @@ static void *writer_thread(void *arg)
         int rc = f->lmdb_rc ? f->lmdb_rc : mdb_txn_begin(f->env, NULL, 0, &txn);
         uint64_t seq = f->seq;
         for (size_t i = 0; !rc && i < b->len; i++) {
-            size_t vlen = 2 + f->topic_len + b->reqs[i].len;
-            if (vlen > val_cap) {
-                uint8_t *nv = realloc(val, vlen);
-                if (!nv) {
-                    rc = ENOMEM;
+            floor_req_t *r = &b->reqs[i];
+            const uint8_t *ev = r->payload;
+            size_t evlen = r->len, off = 0;
+            r->seq = 0;
+            r->n = 0;
+            for (;;) {
+                if (f->batched) {
+                    int got = next_entry(r->payload, r->len, &off, &ev, &evlen);
+                    if (got <= 0) {
+                        if (got < 0)
+                            r->n = 0; /* not a batch: refused, nothing of it acked */
+                        break;
+                    }
+                } else if (r->n == 1) {
                     break;
                 }
-                val = nv;
-                val_cap = vlen;
+                size_t vlen = 2 + f->topic_len + evlen;
+                if (vlen > val_cap) {
+                    uint8_t *nv = realloc(val, vlen);
+                    if (!nv) {
+                        rc = ENOMEM;
+                        break;
+                    }
+                    val = nv;
+                    val_cap = vlen;
+                }
+                val[0] = (uint8_t)(f->topic_len >> 8);
+                val[1] = (uint8_t)f->topic_len;
+                memcpy(val + 2, f->topic, f->topic_len);
+                memcpy(val + 2 + f->topic_len, ev, evlen);
+                uint8_t kb[8];
+                for (int k = 0; k < 8; k++)
+                    kb[k] = (uint8_t)((seq + 1) >> (56 - 8 * k));
+                MDB_val k = {8, kb}, v = {vlen, val};
+                if ((rc = mdb_put(txn, f->dbi, &k, &v, MDB_APPEND)) != 0)
+                    break;
+                if (r->n++ == 0)
+                    r->seq = seq + 1;
+                seq++;
             }
-            val[0] = (uint8_t)(f->topic_len >> 8);
-            val[1] = (uint8_t)f->topic_len;
-            memcpy(val + 2, f->topic, f->topic_len);
-            memcpy(val + 2 + f->topic_len, b->reqs[i].payload, b->reqs[i].len);
-            uint8_t kb[8];
-            for (int k = 0; k < 8; k++)
-                kb[k] = (uint8_t)((seq + 1) >> (56 - 8 * k));
-            MDB_val k = {8, kb}, v = {vlen, val};
-            if ((rc = mdb_put(txn, f->dbi, &k, &v, MDB_APPEND)) == 0)
-                b->reqs[i].seq = ++seq;
+            if (!r->n)
+                r->seq = 0;
         }
         if (!rc) {
             rc = mdb_txn_commit(txn);
@@ -293,6 +349,7 @@ int bn_bench__floor_start(const bn_bench_opts_t *o, const char *dir, bool nosync
         fprintf(stderr, "bench: floor: out of memory\n");
         return -1;
     }
+    f->batched = o->batch > 1;
     int tl = snprintf(f->topic, sizeof f->topic, "immunisation.health.%s", o->agency);
     f->topic_len = tl > 0 && (size_t)tl < sizeof f->topic ? (size_t)tl : 0;
     size_t map =

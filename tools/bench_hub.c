@@ -316,7 +316,7 @@ static int write_config(const bn_bench_opts_t *o, const bn_bench_run_t *r)
     fprintf(f,
             "endpoints:\n  ingest: %s\n  feed: %s\n  query: %s\n"
             "agencies:\n  - id: %s\n    name: Bench Puskesmas\n    sector: health\n"
-            "    adapters: [canonical, canonical-json, fhir]\n%s",
+            "    adapters: [canonical, canonical-json, fhir, canonical-batch]\n%s",
             r->ingest, r->feed, r->query, o->agency, o->no_rules ? "rules: []\n" : "");
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -276,6 +276,11 @@ const char *bn_bench__adapter(const bn_bench_opts_t *o)
     return o->json ? "canonical-json" : o->fhir ? "fhir" : "canonical";
 }
 
+const char *bn_bench__adapter_req(const bn_bench_opts_t *o)
+{
+    return o->batch > 1 ? "canonical-batch" : bn_bench__adapter(o);
+}
+
 /* Describe a failed publish into msg. */
 static void pub_error(char *msg, size_t size, bn_status_t st, const bn_publish_result_t *res,
                       const bn_error_t *err)
@@ -306,35 +311,54 @@ static void *pub_thread(void *arg)
     atomic_fetch_add(p->ready, 1);
     while (!atomic_load(p->go) && !bn_bench_abort)
         bn_bench__sleep_ms(1);
-    uint64_t sent = 0, replies = 0, last_progress = bn_bench__now_ns();
+    /* sent: events; requests and replies: requests of up to batch events,
+     * window of them in flight. */
+    uint64_t sent = 0, requests = 0, replies = 0, last_progress = bn_bench__now_ns();
+    uint64_t batch = p->o->batch > 1 ? (uint64_t)p->o->batch : 1;
+    uint64_t n_requests = (p->n + batch - 1) / batch;
+    size_t cap = !p->failed && batch > 1 ? batch * bn_event_batch_entry_size(t.len) : 0;
+    uint8_t *bbuf = cap ? malloc(cap) : NULL;
+    if (cap && !bbuf && !p->failed) {
+        snprintf(p->msg, sizeof p->msg, "out of memory");
+        p->failed = 1;
+    }
     char sid[64];
-    while (!p->failed && replies < p->n) {
+    while (!p->failed && replies < n_requests) {
         if (bn_bench_abort) {
             snprintf(p->msg, sizeof p->msg, "interrupted");
             p->failed = 1;
             break;
         }
-        while (sent < p->n && sent - replies < (uint64_t)p->o->window) {
-            snprintf(sid, sizeof sid, BN_BENCH_SID_PUB_FMT, p->kind, p->run, p->idx, sent);
-            /* A new person per event (without --residents), and the
-             * throughput phase's people are not the prefill's: the same NIK,
-             * vaccine and dose again would be a real duplicate, alerted. */
-            uint64_t person = (uint64_t)p->idx * 10000000000ULL +
-                              (p->kind == 'P' ? 5000000000ULL : 0) + p->o->people_from + sent;
-            bn_bench__tmpl_patch(t.buf, t.sid_off, t.nik_off, sid, BN_BENCH_SID_PUB_LEN, person);
-            bn_bench__tmpl_birth(t.buf, t.birth_off, person);
-            if (p->o->residents)
-                bn_bench__tmpl_resident(&t, t.buf, sent, p->o->residents, p->idx, p->kind);
-            if (sent == 0)
+        while (requests < n_requests && requests - replies < (uint64_t)p->o->window) {
+            size_t used = 0;
+            for (uint64_t k = 0; k < batch && sent < p->n; k++) {
+                snprintf(sid, sizeof sid, BN_BENCH_SID_PUB_FMT, p->kind, p->run, p->idx, sent);
+                /* A new person per event (without --residents), and the
+                 * throughput phase's people are not the prefill's: the same
+                 * NIK, vaccine and dose again would be a real duplicate,
+                 * alerted. */
+                uint64_t person = (uint64_t)p->idx * 10000000000ULL +
+                                  (p->kind == 'P' ? 5000000000ULL : 0) + p->o->people_from + sent;
+                bn_bench__tmpl_patch(t.buf, t.sid_off, t.nik_off, sid, BN_BENCH_SID_PUB_LEN,
+                                     person);
+                bn_bench__tmpl_birth(t.buf, t.birth_off, person);
+                if (p->o->residents)
+                    bn_bench__tmpl_resident(&t, t.buf, sent, p->o->residents, p->idx, p->kind);
+                if (bbuf)
+                    bn_event_batch_add(bbuf, cap, &used, t.buf, t.len); /* cap fits batch */
+                sent++;
+            }
+            if (requests == 0)
                 p->t_first = bn_bench__now_ns();
-            bn_status_t st = bn_publisher_send(pub, p->o->agency, bn_bench__adapter(p->o), t.buf,
-                                               t.len, NULL, &err);
+            bn_status_t st = bn_publisher_send(pub, p->o->agency, bn_bench__adapter_req(p->o),
+                                               bbuf ? bbuf : t.buf, bbuf ? used : t.len, NULL,
+                                               &err);
             if (st != BN_OK) {
                 pub_error(p->msg, sizeof p->msg, st, NULL, &err);
                 p->failed = 1;
                 break;
             }
-            sent++;
+            requests++;
         }
         if (p->failed)
             break;
@@ -345,8 +369,8 @@ static void *pub_thread(void *arg)
         if (st == BN_TIMEOUT) {
             if (now - last_progress > BN_BENCH_STALL_NS) {
                 snprintf(p->msg, sizeof p->msg,
-                         "stalled: no ack for 60 s (%" PRIu64 " of %" PRIu64 " acked)", replies,
-                         p->n);
+                         "stalled: no ack for 60 s (%" PRIu64 " of %" PRIu64 " acked)",
+                         (uint64_t)atomic_load(&p->acked), p->n);
                 p->failed = 1;
             }
             continue;
@@ -361,6 +385,7 @@ static void *pub_thread(void *arg)
         p->t_last = last_progress = now;
     }
     bn_publisher_destroy(&pub);
+    free(bbuf);
     bn_bench__tmpl_free(&t);
     atomic_store(&p->done, true);
     return NULL;

@@ -23,11 +23,11 @@ def fail(msg):
     sys.exit(1)
 
 
-def run(bench, hub, durability, workdir):
+def run(bench, hub, durability, workdir, extra=()):
     run_dir = tempfile.mkdtemp(prefix="bench-" + durability + "-", dir=workdir)
     cmd = [bench, "--hub", hub, "--data-dir", run_dir, "--events", str(EVENTS),
            "--durability", durability, "--latency-rate", str(LAT_RATE),
-           "--latency-seconds", str(LAT_SECONDS)]
+           "--latency-seconds", str(LAT_SECONDS)] + list(extra)
     if durability == "buffered":  # a key the hub must accept where the bench writes it
         cmd += ["--hub-option", "sync_interval_ms=50"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
@@ -44,12 +44,16 @@ def run(bench, hub, durability, workdir):
     return r
 
 
-def check(r, durability):
+def check(r, durability, batch=1):
     def want(cond, what):
         if not cond:
-            fail("%s: %s; report:\n%s" % (durability, what, json.dumps(r, indent=1)))
+            fail("%s, batch %d: %s; report:\n%s" % (durability, batch, what,
+                                                    json.dumps(r, indent=1)))
 
     want(r["durability"] == durability, "durability reported as %r" % r["durability"])
+    want(r["batch"] == batch, "batch reported as %r" % r["batch"])
+    want(r["adapter"] == ("canonical-batch" if batch > 1 else "canonical"),
+         "adapter reported as %r" % r["adapter"])
     want(r["hub_exit"] == 0, "the hub did not stop cleanly")
     want(r["acked_events"] == EVENTS, "acked %r of %d" % (r["acked_events"], EVENTS))
     for k in ("acked_events_per_s", "latency_p50_ms", "latency_p99_ms", "latency_max_ms",
@@ -116,8 +120,15 @@ def main():
     for durability in ("sync", "buffered"):
         check(run(a.bench, a.hub, durability, a.workdir), durability)
         print("ok: %s" % durability)
+    # Seven events per request (EVENTS is no multiple of 7: each publisher's
+    # last request is shorter), the floor splitting the batches too.
+    assert EVENTS % 7
+    check(run(a.bench, a.hub, "sync", a.workdir, ["--batch", "7"]), "sync", 7)
+    print("ok: sync, batches of 7")
     # A usage error is exit 2 with a message naming the option.
     for args, word in ((["--events", "lots"], "events"), (["--hub-option", "nonsense"], "hub-option"),
+                       (["--batch", "0"], "batch"), (["--batch", "1001"], "batch"),
+                       (["--batch", "4", "--adapter", "canonical-json"], "batch"),
                        (["--ingest", "tcp://127.0.0.1:1", "--feed", "tcp://127.0.0.1:2", "--query",
                          "tcp://127.0.0.1:3", "--hub-option", "a=b"], "hub-option")):
         p = subprocess.run([a.bench] + args, capture_output=True, text=True, timeout=30)
