@@ -454,12 +454,12 @@ static void jnum(const char *key, double v, bool ok, const char *fmt, bool last)
 
 static void print_json(const bn_bench_opts_t *o, const bn_bench_run_t *r, const results_t *x)
 {
-    printf("{\n  \"events\": %" PRIu64 ",\n  \"publishers\": %d,\n  \"size\": %zu,\n"
-           "  \"window\": %d,\n  \"batch\": %d,\n  \"durability\": \"%s\",\n  \"adapter\": \"%s\",\n"
-           "  \"prefill\": %" PRIu64 ",\n  \"rules\": \"%s\",\n  \"residents\": %" PRIu64 ",\n",
-           o->events, o->publishers, o->size, o->window, o->batch, x->durability,
-           bn_bench__adapter_req(o),
-           o->prefill, o->no_rules ? "off" : "default", o->residents);
+    printf(
+        "{\n  \"events\": %" PRIu64 ",\n  \"publishers\": %d,\n  \"size\": %zu,\n"
+        "  \"window\": %d,\n  \"batch\": %d,\n  \"durability\": \"%s\",\n  \"adapter\": \"%s\",\n"
+        "  \"prefill\": %" PRIu64 ",\n  \"rules\": \"%s\",\n  \"residents\": %" PRIu64 ",\n",
+        o->events, o->publishers, o->size, o->window, o->batch, x->durability,
+        bn_bench__adapter_req(o), o->prefill, o->no_rules ? "off" : "default", o->residents);
     bn_bench_tmpl_t t;
     if (bn_bench__tmpl_make(&t, o->size, BN_BENCH_SID_PUB_LEN, bn_bench__format(o)) == 0) {
         printf("  \"event_bytes\": %zu,\n  \"payload_bytes\": %zu,\n", t.proto_len, t.len);
@@ -563,7 +563,8 @@ static int run_phases(const bn_bench_opts_t *o, bn_bench_run_t *r, results_t *x)
         if (bn_bench__status(q, &before) != 0)
             goto done;
     }
-    fprintf(stderr, "bench: throughput: %" PRIu64 " events, %d publishers, window %d, %d per request\n",
+    fprintf(stderr,
+            "bench: throughput: %" PRIu64 " events, %d publishers, window %d, %d per request\n",
             o->events, o->publishers, o->window, o->batch);
     thread_cpu_t th0;
     proc_threads(r->pid, &th0);

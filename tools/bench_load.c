@@ -350,9 +350,9 @@ static void *pub_thread(void *arg)
             }
             if (requests == 0)
                 p->t_first = bn_bench__now_ns();
-            bn_status_t st = bn_publisher_send(pub, p->o->agency, bn_bench__adapter_req(p->o),
-                                               bbuf ? bbuf : t.buf, bbuf ? used : t.len, NULL,
-                                               &err);
+            bn_status_t st =
+                bn_publisher_send(pub, p->o->agency, bn_bench__adapter_req(p->o),
+                                  bbuf ? bbuf : t.buf, bbuf ? used : t.len, NULL, &err);
             if (st != BN_OK) {
                 pub_error(p->msg, sizeof p->msg, st, NULL, &err);
                 p->failed = 1;
