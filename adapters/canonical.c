@@ -8,17 +8,33 @@
  */
 #include "adapters_internal.h"
 
+/* The payload as message d, into the caller's arena when it gives one (the
+ * hub's requests come with one); NULL with *st and err set when it is not
+ * one, or out already holds events of another allocator. */
+static ProtobufCMessage *unpack_payload(const bn_adapter_ctx_t *ctx, const bn_event_list_t *out,
+                                        const ProtobufCMessageDescriptor *d, const uint8_t *data,
+                                        size_t len, bn_status_t *st, bn_error_t *err)
+{
+    if (out->len && out->arena != ctx->arena) {
+        *st = bn_error_set(err, BN_USAGE, 0, NULL, "the list holds events of another allocator");
+        return NULL;
+    }
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, ctx->arena, len, data);
+    if (!m)
+        *st = bn_error_set(err, BN_BAD_PAYLOAD, 0, "payload",
+                           "payload is not a serialized %s (%zu bytes)", d->name, len);
+    return m;
+}
+
 static bn_status_t canonical_translate(const bn_adapter_ctx_t *ctx, const uint8_t *data, size_t len,
                                        bn_event_list_t *out, bn_error_t *err)
 {
-    /* One event never exceeds max_events (0 or >= 1). Into the caller's
-     * arena when it gives one: the hub's requests come with one. */
-    if (out->len && out->arena != ctx->arena)
-        return bn_error_set(err, BN_USAGE, 0, NULL, "the list holds events of another allocator");
-    Benang__V1__Event *ev = benang__v1__event__unpack(ctx->arena, len, data);
+    /* One event never exceeds max_events (0 or >= 1). */
+    bn_status_t st = BN_OK;
+    Benang__V1__Event *ev = (Benang__V1__Event *)unpack_payload(
+        ctx, out, &benang__v1__event__descriptor, data, len, &st, err);
     if (!ev)
-        return bn_error_set(err, BN_BAD_PAYLOAD, 0, "payload",
-                            "payload is not a serialized benang.v1.Event (%zu bytes)", len);
+        return st;
     out->arena = ctx->arena;
     if (bn_event_list_push(out, &ev) != BN_OK) {
         benang__v1__event__free_unpacked(ev, ctx->arena);
@@ -36,12 +52,11 @@ const bn_adapter_ops_t bn_adapter_canonical = {
 static bn_status_t canonical_batch_translate(const bn_adapter_ctx_t *ctx, const uint8_t *data,
                                              size_t len, bn_event_list_t *out, bn_error_t *err)
 {
-    if (out->len && out->arena != ctx->arena)
-        return bn_error_set(err, BN_USAGE, 0, NULL, "the list holds events of another allocator");
-    Benang__V1__EventBatch *b = benang__v1__event_batch__unpack(ctx->arena, len, data);
+    bn_status_t st = BN_OK;
+    Benang__V1__EventBatch *b = (Benang__V1__EventBatch *)unpack_payload(
+        ctx, out, &benang__v1__event_batch__descriptor, data, len, &st, err);
     if (!b)
-        return bn_error_set(err, BN_BAD_PAYLOAD, 0, "payload",
-                            "payload is not a serialized benang.v1.EventBatch (%zu bytes)", len);
+        return st;
     if (b->base.n_unknown_fields) {
         /* An Event's bytes decode as a batch of nothing and unknown fields:
          * say so rather than "no events". */
@@ -59,7 +74,6 @@ static bn_status_t canonical_batch_translate(const bn_adapter_ctx_t *ctx, const 
                             ctx->max_events);
     }
     out->arena = ctx->arena;
-    bn_status_t st = BN_OK;
     for (size_t i = 0; i < b->n_events; i++) {
         /* A pushed event is the list's (push nulls its slot here); after a
          * failure the rest go with the batch. */
