@@ -354,26 +354,24 @@ bn_status_t bn_linker_resolve(const bn_linker_options_t *opt, const bn_pseudonym
     benang__v1__linkage__init(link);
     if (!subject)
         return BN_OK;
-    bn_linker_prep_t own; /* made here when not given, and only when needed */
     bool nik = subject->subject_key && strlen(subject->subject_key) == KEY_LEN;
-    if (!nik) {
-        if (!prep) {
-            bn_linker_prepare(subject, agency, &own);
-            prep = &own;
-        }
-        return resolve_other(opt, pseudo, t, agency, seq, recorded_at, subject, prep, key, link,
-                             linked_key, err);
+    uint64_t h = 0, *slot = NULL;
+    if (nik) { /* a repeat seen lately needs nothing more, not even the inputs */
+        memcpy(key, subject->subject_key, BN_SUBJECT_KEY_HEX);
+        link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_NIK;
+        h = prep ? prep->seen : bn_linker_seen_hash(subject, agency);
+        slot = opt->seen ? &opt->seen->slot[h & (BN_LINKER_SEEN_SLOTS - 1)] : NULL;
+        if (slot && *slot == h)
+            return BN_OK; /* recorded exactly so lately: already in the indexes */
     }
-    memcpy(key, subject->subject_key, BN_SUBJECT_KEY_HEX);
-    link->method = BENANG__V1__LINK_METHOD__LINK_METHOD_NIK;
-    uint64_t h = prep ? prep->seen : bn_linker_seen_hash(subject, agency);
-    uint64_t *slot = opt->seen ? &opt->seen->slot[h & (BN_LINKER_SEEN_SLOTS - 1)] : NULL;
-    if (slot && *slot == h)
-        return BN_OK; /* recorded exactly so lately: already in the indexes */
+    bn_linker_prep_t own; /* made here when not given */
     if (!prep) {
         bn_linker_prepare(subject, agency, &own);
         prep = &own;
     }
+    if (!nik)
+        return resolve_other(opt, pseudo, t, agency, seq, recorded_at, subject, prep, key, link,
+                             linked_key, err);
     /* No first-seq record for NIK keys: one random-key insert less per event
      * (a reviewer sees a NIK candidate's name instead). */
     bn_status_t st = remember(opt, t, prep->block, prep->block_len, key, link_sex(subject->sex),

@@ -226,7 +226,8 @@ static void *writer_thread(void *arg)
                     int got = next_entry(r->payload, r->len, &off, &ev, &evlen);
                     if (got <= 0) {
                         if (got < 0)
-                            r->n = 0; /* not a batch: refused, nothing of it acked */
+                            r->n = 0; /* no EventBatch: refused; what went in before stays
+                                       * stored, and the bench fails the run on stored != acked */
                         break;
                     }
                 } else if (r->n == 1) {
